@@ -1,0 +1,112 @@
+package gitops
+
+import (
+	"context"
+	"time"
+)
+
+// Filter selects servers for Store.List. Each list is an OR of its values;
+// different fields AND together. Empty lists match everything.
+type Filter struct {
+	ServerGroup      []string
+	Host             []string
+	ServerType       []string
+	Environment      []string
+	Status           []Status
+	ValidationStatus []ValidationStatus
+	// Stale, when non-nil, keeps only servers whose computed stale equals it.
+	Stale *bool
+	// Limit is the most servers returned; 0 means no limit.
+	Limit  int
+	Offset int
+}
+
+// EventFilter selects events for Store.Events. Zero values match everything.
+type EventFilter struct {
+	ServerGroup []string
+	Host        string
+	Status      []Status
+	// Since and Until bound the event time, both inclusive.
+	Since time.Time
+	Until time.Time
+	Limit int
+}
+
+// ImportMode says how Store.Import treats what is already stored.
+type ImportMode int
+
+const (
+	// ImportFirstStart imports only when the store holds no servers and has
+	// never imported; it is a no-op otherwise, also when several processes
+	// try at once.
+	ImportFirstStart ImportMode = iota
+	// ImportReplace writes every server of the document, replacing stored
+	// servers with the same key and keeping the others.
+	ImportReplace
+)
+
+// Store keeps servers and their events. Implementations are safe for
+// concurrent use by many goroutines and, where the backend allows several
+// processes, by several processes: every method sees every write another
+// caller had acknowledged before it was called.
+//
+// Errors are *Error values: EUNAVAILABLE when the database cannot be
+// reached, ENOTFOUND where stated, EINTERNAL for anything unexpected.
+type Store interface {
+	// Apply applies u in one transaction that holds the server's row: it
+	// reads the current record, calls u.Apply with the store's clock, and
+	// writes the new record and the outcome's event before releasing the
+	// row. When the outcome is not applied nothing is written. The returned
+	// Outcome's Server has Stale filled in. Returns EUNAVAILABLE, EINTERNAL.
+	Apply(ctx context.Context, u Update) (Outcome, error)
+
+	// Get returns one server, with Stale filled in. Returns ENOTFOUND.
+	Get(ctx context.Context, k Key) (Server, error)
+
+	// List returns the servers matching f, sorted by server_group then host
+	// in byte order, with Stale filled in, and the number of servers that
+	// match f before Limit and Offset apply.
+	List(ctx context.Context, f Filter) ([]Server, int, error)
+
+	// Delete forgets a server. Its events stay until retention prunes them.
+	// Returns ENOTFOUND.
+	Delete(ctx context.Context, k Key) error
+
+	// Events returns the events matching f, newest first.
+	Events(ctx context.Context, f EventFilter) ([]Event, error)
+
+	// PruneEvents deletes events older than before and returns how many.
+	PruneEvents(ctx context.Context, before time.Time) (int, error)
+
+	// LegacyLatest returns the server GET /api/status shows when no server
+	// is named: the one most recently written through the legacy API, else
+	// the newest by timestamp among imported ones. Returns ENOTFOUND.
+	LegacyLatest(ctx context.Context) (Server, error)
+
+	// Import writes servers in one transaction as mode says, records that an
+	// import happened, and reports whether it wrote anything. Servers are
+	// written as given (they are complete records); no events are written.
+	Import(ctx context.Context, servers []Server, mode ImportMode) (bool, error)
+
+	// Ping reports whether the database answers. Returns EUNAVAILABLE.
+	Ping(ctx context.Context) error
+
+	// Close waits for in-flight writes to finish and releases the database.
+	Close() error
+}
+
+// StoreOptions are what every store needs from the configuration.
+type StoreOptions struct {
+	// Now is the server's clock; nil means time.Now.
+	Now func() time.Time
+	// StaleAfter is the global staleness threshold; 0 turns it off.
+	StaleAfter time.Duration
+}
+
+// Clock returns o.Now, or time.Now when it is nil.
+func (o StoreOptions) Clock() func() time.Time {
+	if o.Now == nil {
+		return time.Now
+	}
+	return o.Now
+}
