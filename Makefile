@@ -1,0 +1,42 @@
+# gitops-status — build, test and measure.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: build run test test-short lint bench bench-load fuzz smoke clean
+
+build: ## the single binary, without cgo
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o gitops-status ./cmd/gitops-status
+
+run: ## serve on :5000 with SQLite in ./data
+	$(GO) run ./cmd/gitops-status serve
+
+test: ## the whole suite (PostgreSQL tests skip when 127.0.0.1:5432 is down, unless GITOPS_STATUS_REQUIRE_POSTGRES=1)
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-short:
+	$(GO) test -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+bench: ## micro-benchmarks; compare runs with benchstat
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.txt
+
+bench-load: ## the load benchmark at 1,000 / 10,000 / 100,000 servers (SQLite, and PostgreSQL when reachable)
+	-createdb -h 127.0.0.1 -U postgres gitops_bench 2>/dev/null
+	$(GO) run ./bench/load -n 1000,10000,100000 -duration 10s
+
+FUZZTIME ?= 30s
+fuzz: ## each fuzzer for FUZZTIME
+	for f in FuzzParsePipelineUpdate FuzzParseCronUpdate FuzzParseLegacyUpdate FuzzParseDocument FuzzValidateIdentifier FuzzParseTime; do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
+
+smoke: build ## the README's curl examples against a fresh server
+	scripts/smoke.sh
+
+clean:
+	rm -f gitops-status bench.txt

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/httpapi"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, version string) error {
+	var cfg serveConfig
+	fs := newFlagSet("serve", "")
+	cfg.register(fs)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Args())}
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+
+	store, err := openStore(ctx, cfg.storeConfig)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			logger.Error("closing the store", "err", err)
+		}
+	}()
+	backend := "sqlite"
+	if cfg.DatabaseURL != "" {
+		backend = "postgres"
+	}
+	logger.Info("store open", "backend", backend, "data_dir", cfg.DataDir)
+	logger.Warn("authentication is off: anyone who can reach this service can write to it")
+
+	importOnFirstStart(ctx, store, cfg, logger)
+	go pruneEvents(ctx, store, cfg.HistoryRetention, logger)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %v", cfg.Addr, err)
+	}
+	api := httpapi.New(httpapi.Config{
+		Store:        store,
+		Logger:       logger,
+		Version:      version,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxClockSkew: cfg.MaxClockSkew,
+		LegacyGroup:  cfg.LegacyGroup,
+	})
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		// Large fleets make GET /status a few MiB; leave room for slow readers.
+		WriteTimeout: 120 * time.Second,
+		IdleTimeout:  120 * time.Second,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	logger.Info("listening", "addr", ln.Addr().String(), "tls", cfg.TLSCert != "", "version", version)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %v", err)
+	case <-ctx.Done():
+	}
+	// Stop accepting and let in-flight requests finish; the store closes
+	// after (deferred above), so every acknowledged write is committed.
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("in-flight requests did not finish in time", "err", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %v", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Sprintf("--log-level %q: use debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// importOnFirstStart imports the status.json of a v1 or v2.0 installation
+// when the store is new. The store records the import, so it happens once,
+// also with several replicas; the file is never modified. A file that cannot
+// be read is logged and left for a later start: the service still serves.
+func importOnFirstStart(ctx context.Context, store gitops.Store, cfg serveConfig, logger *slog.Logger) {
+	data, err := os.ReadFile(cfg.ImportFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		logger.Error("cannot read the import file; nothing imported", "file", cfg.ImportFile, "err", err)
+		return
+	}
+	doc, err := gitops.ParseDocument(data, gitops.ParseOptions{Now: time.Now(), LegacyGroup: cfg.LegacyGroup})
+	if err != nil {
+		logger.Error("the import file is not a v1 or v2 status.json; nothing imported", "file", cfg.ImportFile, "err", gitops.ErrorMessage(err))
+		return
+	}
+	done, err := store.Import(ctx, doc.Servers, gitops.ImportFirstStart)
+	if err != nil {
+		logger.Error("first-start import failed; nothing imported", "file", cfg.ImportFile, "err", err)
+		return
+	}
+	if !done {
+		logger.Debug("import file ignored: the store already imported or holds servers", "file", cfg.ImportFile)
+		return
+	}
+	for _, s := range doc.Skipped {
+		logger.Warn("import skipped a record", "file", cfg.ImportFile, "reason", s)
+	}
+	logger.Info("imported status.json on first start", "file", cfg.ImportFile, "format", doc.Format,
+		"imported", len(doc.Servers), "skipped", len(doc.Skipped))
+}
+
+// pruneEvents deletes events past the retention now and every hour.
+func pruneEvents(ctx context.Context, store gitops.Store, retention time.Duration, logger *slog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := store.PruneEvents(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("pruning events failed; will retry", "err", err)
+		case n > 0:
+			logger.Info("pruned events", "count", n, "older_than", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/sqlite"
+)
+
+// openStore opens the store c selects: PostgreSQL when a database URL is
+// set, else SQLite in the data dir. Errors are one clear line.
+func openStore(ctx context.Context, c storeConfig) (gitops.Store, error) {
+	opts := gitops.StoreOptions{StaleAfter: c.StaleAfter}
+	if c.DatabaseURL != "" {
+		return openPostgres(ctx, c.DatabaseURL, opts)
+	}
+	if err := checkWritableDir(c.DataDir); err != nil {
+		return nil, err
+	}
+	return sqlite.Open(filepath.Join(c.DataDir, "status.db"), opts)
+}
+
+// checkWritableDir creates dir when missing and proves it writable, so that
+// a read-only volume is reported at start, not at the first write.
+func checkWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("data dir %s is not writable: %v", dir, cleanPathErr(err))
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("data dir %s is not writable: %v", dir, cleanPathErr(err))
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+func cleanPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// isPostgresURL reports whether u names PostgreSQL.
+func isPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}

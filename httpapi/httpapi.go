@@ -1,0 +1,300 @@
+// Package httpapi is the HTTP adapter of gitops-status: it serves the JSON
+// API of SPEC §3 (the v2.0 endpoints, the legacy v1 ones and those added
+// beyond the seed) over a gitops.Store.
+//
+// Every route is listed in one function (routes), every JSON answer goes
+// through writeJSON or writeError, and every error is a JSON object
+// {"error": "<sentence>", "field": "<name>"}, also for unknown routes (404)
+// and wrong methods (405, with an Allow header).
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// Defaults applied by New when the Config leaves a value at zero.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultMaxClockSkew = 5 * time.Minute
+)
+
+// Config is what the HTTP API needs from the program.
+type Config struct {
+	// Store keeps the servers; required.
+	Store gitops.Store
+	// Logger receives the access log (Debug) and server errors (Error);
+	// nil discards everything.
+	Logger *slog.Logger
+	// Now is the server's clock, used to validate reported times; nil means
+	// time.Now. Stores have their own clock (gitops.StoreOptions.Now).
+	Now func() time.Time
+	// Version is the software version GET / reports.
+	Version string
+	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// MaxClockSkew is how far ahead of Now a reported time may be; 0 means
+	// DefaultMaxClockSkew.
+	MaxClockSkew time.Duration
+	// LegacyGroup is the server_group legacy v1 updates go to and that
+	// GET /api/status?server=HOST prefers; "" means the v1 repo.
+	LegacyGroup string
+}
+
+// Server serves the API. It holds no mutable state besides pools and a
+// request counter, and is safe for concurrent use.
+type Server struct {
+	store        gitops.Store
+	log          *slog.Logger
+	now          func() time.Time
+	version      string
+	maxBodyBytes int64
+	maxClockSkew time.Duration
+	legacyGroup  string
+
+	mux     *http.ServeMux
+	handler http.Handler
+	// endpoints lists "METHOD /path" of every route, in routes() order.
+	endpoints []string
+	// indexBody is the pre-rendered answer of GET /.
+	indexBody []byte
+
+	// reqIDPrefix and reqIDSeq make generated request ids: unique per
+	// process start, cheap to make.
+	reqIDPrefix string
+	reqIDSeq    atomic.Uint64
+
+	bodyPool sync.Pool // *bytes.Buffer for request bodies
+	bufPool  sync.Pool // *bufio.Writer for streamed answers
+}
+
+// New returns a Server for cfg. It panics when cfg.Store is nil, a
+// programming error.
+func New(cfg Config) *Server {
+	if cfg.Store == nil {
+		panic("httpapi: Config.Store is nil")
+	}
+	s := &Server{
+		store:        cfg.Store,
+		log:          cfg.Logger,
+		now:          cfg.Now,
+		version:      cfg.Version,
+		maxBodyBytes: cfg.MaxBodyBytes,
+		maxClockSkew: cfg.MaxClockSkew,
+		legacyGroup:  cfg.LegacyGroup,
+		mux:          http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBodyBytes <= 0 {
+		s.maxBodyBytes = DefaultMaxBodyBytes
+	}
+	if s.maxClockSkew == 0 {
+		s.maxClockSkew = DefaultMaxClockSkew
+	}
+	var seed [6]byte
+	_, _ = rand.Read(seed[:]) // never fails (crypto/rand panics instead)
+	s.reqIDPrefix = hex.EncodeToString(seed[:]) + "-"
+	s.bodyPool.New = func() any { return new(bytes.Buffer) }
+	s.bufPool.New = func() any { return bufio.NewWriterSize(nil, 32<<10) }
+
+	for _, rt := range s.routes() {
+		pattern := rt.method + " " + rt.path
+		if rt.path == "/" {
+			pattern = rt.method + " /{$}" // "/" alone would match every path
+		}
+		s.mux.HandleFunc(pattern, rt.handler)
+		s.endpoints = append(s.endpoints, rt.method+" "+rt.path)
+	}
+	s.indexBody = mustMarshal(index{
+		Name:        "gitops-status",
+		Version:     s.version,
+		APIVersion:  "2.0",
+		Endpoints:   s.endpoints,
+		AuthEnabled: false, // tokens are not implemented yet
+	})
+	s.handler = http.HandlerFunc(s.serve)
+	return s
+}
+
+// route is one endpoint: a method, a Go 1.22 ServeMux path and its handler.
+type route struct {
+	method  string
+	path    string
+	handler http.HandlerFunc
+}
+
+// routes lists every endpoint of the API. GET / lists them in this order.
+//
+// Method-distinct patterns let GET /status/pipeline read a group called
+// "pipeline" while POST /status/pipeline takes deployment reports.
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/", s.handleIndex},
+		{"GET", "/health", s.handleHealth},
+		{"GET", "/ready", s.handleReady},
+
+		{"POST", "/status/pipeline", s.handlePipeline},
+		{"POST", "/status/cron", s.handleCron},
+		{"GET", "/status", s.handleList},
+		{"GET", "/status/{server_group}", s.handleGroup},
+		{"GET", "/status/{server_group}/{host}", s.handleGet},
+		{"DELETE", "/status/{server_group}/{host}", s.handleDelete},
+		{"GET", "/status/{server_group}/{host}/history", s.handleHistory},
+
+		{"GET", "/events", s.handleEvents},
+		{"GET", "/summary", s.handleSummary},
+
+		{"GET", "/api/status", s.handleLegacyGet},
+		{"POST", "/api/status", s.handleLegacyPost},
+	}
+}
+
+// Handler returns the http.Handler serving the API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ServeHTTP serves the API; s.Handler() is the same handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r) }
+
+// requestIDHeader carries the request id both ways.
+const requestIDHeader = "X-Request-Id"
+
+// serve is the front of every request: it settles the request id, turns the
+// mux's own plain-text 404 and 405 answers into JSON errors, recovers from
+// panics and writes the access log.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get(requestIDHeader)
+	if !validRequestID(id) {
+		id = s.newRequestID()
+	}
+	w.Header()[requestIDHeader] = []string{id}
+	rw := &responseWriter{ResponseWriter: w, r: r, s: s}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+				slog.String("request_id", id), slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Any("panic", v))
+			if rw.code != 0 {
+				panic(http.ErrAbortHandler) // headers are out: cut the answer short
+			}
+			s.writeError(rw, r, gitops.Errorf(gitops.EINTERNAL, "panic"))
+		}
+		s.accessLog(r, rw.code, time.Since(start), id)
+	}()
+	s.mux.ServeHTTP(rw, r)
+	if rw.code == 0 {
+		rw.code = http.StatusOK // a handler that wrote nothing answers 200
+	}
+}
+
+func (s *Server) accessLog(r *http.Request, code int, d time.Duration, id string) {
+	ctx := r.Context()
+	if !s.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelDebug, "request",
+		slog.String("method", r.Method),
+		slog.String("pattern", r.Pattern),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", code),
+		slog.Duration("duration", d),
+		slog.String("request_id", id))
+}
+
+// validRequestID accepts a client's request id when it is short, printable
+// ASCII without spaces, so it can go into logs and headers as it is.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) newRequestID() string {
+	var b [40]byte
+	buf := append(b[:0], s.reqIDPrefix...)
+	buf = strconv.AppendUint(buf, s.reqIDSeq.Add(1), 36)
+	return string(buf)
+}
+
+// requestID returns the id serve gave the request, which it echoes in the
+// response headers.
+func requestID(w http.ResponseWriter) string {
+	if v := w.Header()[requestIDHeader]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// responseWriter records the status for the access log and replaces the
+// mux's plain-text "404 page not found" and "405 method not allowed"
+// answers with JSON errors. The mux writes those from its own handlers,
+// recognisable because no route matched, so r.Pattern is "".
+type responseWriter struct {
+	http.ResponseWriter
+	r    *http.Request
+	s    *Server
+	code int
+	// swallow drops the body of a mux error that was replaced.
+	swallow bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.code != 0 {
+		return
+	}
+	if w.r.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		w.swallow = true
+		w.code = code
+		w.s.writeRouteError(w.ResponseWriter, w.r, code)
+		return
+	}
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if w.swallow {
+		return len(b), nil
+	}
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// writeRouteError answers a request no route took.
+func (s *Server) writeRouteError(w http.ResponseWriter, r *http.Request, code int) {
+	if code == http.StatusMethodNotAllowed {
+		allow := w.Header().Get("Allow")
+		s.writeError(w, r, gitops.Errorf(gitops.EMETHOD, "method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow))
+		return
+	}
+	s.writeError(w, r, gitops.Errorf(gitops.ENOTFOUND, "%s %s is not an endpoint of this API; GET / lists them", r.Method, r.URL.Path))
+}
