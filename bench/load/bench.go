@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+)
+
+// backend is one store configuration of the service.
+type backend struct {
+	name  string
+	dbURL string // "" = the embedded SQLite in the data dir
+	// optional backends are skipped, not failed, when the service cannot
+	// start with them (PostgreSQL at the default URL that was never set up).
+	optional bool
+}
+
+// startError says the service did not start or did not become ready.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return "service failed to start: " + e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
+// workloadResult compares one workload on the ceiling and the service.
+type workloadResult struct {
+	Name        string     `json:"workload"`
+	Concurrency int        `json:"concurrency"`
+	Service     loadResult `json:"service"`
+	Ceiling     loadResult `json:"ceiling"`
+	Ratio       float64    `json:"ratio"`    // service rps / ceiling rps
+	RSSMiB      *float64   `json:"rss_mib"`  // service RSS after the run
+	DiskMiB     *float64   `json:"disk_mib"` // data dir size; nil for PostgreSQL
+}
+
+// sizeResult is everything measured for one backend and store size.
+type sizeResult struct {
+	N            int              `json:"n"`
+	StartEmptyMS float64          `json:"start_empty_ms"`
+	RestartMS    float64          `json:"restart_ms"` // graceful restart with N servers stored
+	RSSMiB       *float64         `json:"rss_mib"`
+	DiskMiB      *float64         `json:"disk_mib"`
+	Workloads    []workloadResult `json:"workloads"`
+	Kill9        *kill9Result     `json:"kill9,omitempty"`
+}
+
+// bench holds what all runs share.
+type bench struct {
+	cfg      config
+	bin      string
+	tmp      string
+	client   *http.Client
+	progress io.Writer
+	failures []string
+}
+
+func (b *bench) logf(format string, args ...any) { fmt.Fprintf(b.progress, format+"\n", args...) }
+
+// fail records a reason to exit non-zero and carries on with the next run.
+func (b *bench) fail(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	b.failures = append(b.failures, msg)
+	b.logf("FAIL: %s", msg)
+}
+
+func (b *bench) closeIdle() { b.client.Transport.(*http.Transport).CloseIdleConnections() }
+
+// runSize benchmarks backend be with n servers in a fresh store: start,
+// seed, each workload on the ceiling then on the service, footprint,
+// restart, and the optional kill -9 check.
+func (b *bench) runSize(ctx context.Context, be backend, n int) (sizeResult, error) {
+	res := sizeResult{N: n}
+	dir := filepath.Join(b.tmp, fmt.Sprintf("%s-%d", be.name, n))
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	addr, err := freeAddr()
+	if err != nil {
+		return res, err
+	}
+	argv := []string{b.bin, "serve", "--addr", addr, "--data-dir", data}
+	if be.dbURL != "" {
+		argv = append(argv, "--database-url", be.dbURL)
+	}
+	svc := newServer(be.name+" service", argv, addr, filepath.Join(dir, "service.log"))
+	defer svc.kill()
+	t := newTarget(svc.base(), b.client, n)
+
+	if be.dbURL != "" {
+		if err := b.emptyDatabase(ctx, svc, t); err != nil {
+			return res, err
+		}
+	}
+	ready, err := svc.start(ctx, b.cfg.readyTimeout)
+	if err != nil {
+		return res, &startError{err}
+	}
+	res.StartEmptyMS = ms(ready)
+	b.logf("%s N=%d: ready in %.0f ms; seeding", be.name, n, res.StartEmptyMS)
+	if err := seed(ctx, t, n, 32); err != nil {
+		return res, fmt.Errorf("seeding: %w", err)
+	}
+
+	ceiling, ct, err := b.startCeiling(ctx, t, filepath.Join(dir, "ceiling"))
+	if err != nil {
+		return res, err
+	}
+	defer ceiling.kill()
+	for _, name := range b.cfg.workloads {
+		res.Workloads = append(res.Workloads, b.runWorkload(ctx, be, n, name, ct, t, svc, data))
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+	}
+	ceiling.stop()
+	res.RSSMiB, res.DiskMiB = footprint(svc, be, data)
+
+	svc.stop()
+	if ready, err = svc.start(ctx, b.cfg.readyTimeout); err != nil {
+		return res, &startError{fmt.Errorf("restart with %d servers: %w", n, err)}
+	}
+	res.RestartMS = ms(ready)
+	b.logf("%s N=%d: restarted with %d servers in %.0f ms", be.name, n, n, res.RestartMS)
+	if b.cfg.kill9 {
+		k, err := b.kill9(ctx, svc, t)
+		res.Kill9 = k
+		if err != nil {
+			return res, err
+		}
+	}
+	svc.stop()
+	return res, nil
+}
+
+// startCeiling captures the seeded service's answers, checks the service
+// lists exactly the seeded servers, and starts the ceiling serving them.
+func (b *bench) startCeiling(ctx context.Context, t *target, dir string) (*server, *target, error) {
+	keys, err := captureAnswers(ctx, t, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(keys) != t.n {
+		return nil, nil, fmt.Errorf("GET /status lists %d servers after seeding %d", len(keys), t.n)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, nil, err
+	}
+	ceiling := newServer("ceiling", []string{self, ceilingArg, addr, dir}, addr, filepath.Join(dir, "ceiling.log"))
+	if _, err := ceiling.start(ctx, b.cfg.readyTimeout); err != nil {
+		return nil, nil, err
+	}
+	return ceiling, newTarget(ceiling.base(), b.client, t.n), nil
+}
+
+// runWorkload runs one workload on the ceiling, then right after on the
+// service, so both see the machine in the same state.
+func (b *bench) runWorkload(ctx context.Context, be backend, n int, name string, ct, t *target, svc *server, data string) workloadResult {
+	conc := b.cfg.concFor(name)
+	c := runLoad(ctx, ct.requesters(name, conc), b.cfg.duration, b.cfg.maxRequests)
+	b.closeIdle()
+	s := runLoad(ctx, t.requesters(name, conc), b.cfg.duration, b.cfg.maxRequests)
+	b.closeIdle()
+	r := workloadResult{Name: name, Concurrency: conc, Service: s, Ceiling: c}
+	if c.RPS > 0 {
+		r.Ratio = s.RPS / c.RPS
+	}
+	r.RSSMiB, r.DiskMiB = footprint(svc, be, data)
+	b.logf("%s N=%d %s c=%d: ceiling %.0f rps, service %.0f rps (ratio %.3f)", be.name, n, name, conc, c.RPS, s.RPS, r.Ratio)
+	for _, x := range []struct {
+		who string
+		r   loadResult
+	}{{"ceiling", c}, {"service", s}} {
+		if x.r.Errors > 0 {
+			b.fail("%s N=%d %s: %s had %d errors of %d requests; first: %s", be.name, n, name, x.who, x.r.Errors, x.r.Requests, x.r.FirstErr)
+		}
+	}
+	return r
+}
+
+// footprint reads the service's RSS and, for SQLite, its data dir size;
+// nil means not measured.
+func footprint(svc *server, be backend, data string) (rss, disk *float64) {
+	if v, err := svc.rssMiB(); err == nil {
+		rss = &v
+	}
+	if be.dbURL == "" {
+		if v, err := dirMiB(data); err == nil {
+			disk = &v
+		}
+	}
+	return rss, disk
+}
+
+// seed stores servers 0..n-1 through POST /status/pipeline. It is not
+// timed: it only sets the store up.
+func seed(ctx context.Context, t *target, n, conc int) error {
+	return parallel(ctx, n, conc, func(i int) error {
+		return t.postJSON(ctx, "/status/pipeline", newPipelineBody(i, shaFor(0, i, 0)))
+	})
+}
+
+// emptyDatabase deletes, through the service's API, every server an earlier
+// run left in the PostgreSQL database, so each size starts from an empty
+// store as the SQLite runs do with a fresh data dir.
+func (b *bench) emptyDatabase(ctx context.Context, svc *server, t *target) error {
+	if _, err := svc.start(ctx, b.cfg.readyTimeout); err != nil {
+		return &startError{err}
+	}
+	defer svc.stop()
+	var list bytes.Buffer
+	if _, err := t.do(ctx, http.MethodGet, "/status", nil, &list); err != nil {
+		return fmt.Errorf("listing servers to empty the database: %w", err)
+	}
+	keys, err := parseKeys(list.Bytes())
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	b.logf("%s: deleting %d servers left by an earlier run", svc.name, len(keys))
+	err = parallel(ctx, len(keys), 32, func(i int) error {
+		_, err := t.do(ctx, http.MethodDelete, "/status/"+keys[i].ServerGroup+"/"+keys[i].Host, nil, nil)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("emptying the database through DELETE (drop and recreate it instead): %w", err)
+	}
+	return nil
+}
+
+// parallel calls fn(i) for every i in [0, n) from conc goroutines and
+// returns the first error, after which no new call starts.
+func parallel(ctx context.Context, n, conc int, fn func(i int) error) error {
+	inner, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next  atomic.Int64
+		once  sync.Once
+		first error
+		wg    sync.WaitGroup
+	)
+	for range min(conc, n) {
+		wg.Go(func() {
+			for inner.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
