@@ -50,8 +50,8 @@ CREATE INDEX servers_imported ON servers (timestamp) WHERE imported = 1;
 CREATE TABLE events (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
     time              INTEGER NOT NULL,
-    server_group      TEXT    NOT NULL,
-    host              TEXT    NOT NULL,
+    server_group      TEXT    NOT NULL CHECK (server_group <> ''),
+    host              TEXT    NOT NULL CHECK (host <> ''),
     source            TEXT    NOT NULL,
     status            TEXT    NOT NULL,
     previous_status   TEXT    NOT NULL DEFAULT '',

@@ -1,0 +1,213 @@
+package sqlite
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// serverColumns are the servers columns a record is read from, in scan
+// order. stale_after_us is derived from stale_after and never read back.
+const serverColumns = `server_group, host, project_name, repo_name, server_type, environment,
+	status, changed_files, validation_status, validation_message, commit_sha, branch, updated_by,
+	last_pipeline_run, last_cron_check, timestamp, status_since, last_source, labels,
+	pipeline_status, drift_status, stale_after, pipeline_reported_at, cron_reported_at,
+	legacy_written_at, imported`
+
+const selectServer = `SELECT ` + serverColumns + ` FROM servers`
+
+// upsertServer writes a whole record. ON CONFLICT DO UPDATE rewrites the
+// row in place (INSERT OR REPLACE would delete and re-insert it).
+const upsertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_us)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	ON CONFLICT (server_group, host) DO UPDATE SET
+	project_name = excluded.project_name, repo_name = excluded.repo_name,
+	server_type = excluded.server_type, environment = excluded.environment,
+	status = excluded.status, changed_files = excluded.changed_files,
+	validation_status = excluded.validation_status, validation_message = excluded.validation_message,
+	commit_sha = excluded.commit_sha, branch = excluded.branch, updated_by = excluded.updated_by,
+	last_pipeline_run = excluded.last_pipeline_run, last_cron_check = excluded.last_cron_check,
+	timestamp = excluded.timestamp, status_since = excluded.status_since,
+	last_source = excluded.last_source, labels = excluded.labels,
+	pipeline_status = excluded.pipeline_status, drift_status = excluded.drift_status,
+	stale_after = excluded.stale_after, pipeline_reported_at = excluded.pipeline_reported_at,
+	cron_reported_at = excluded.cron_reported_at, legacy_written_at = excluded.legacy_written_at,
+	imported = excluded.imported, stale_after_us = excluded.stale_after_us`
+
+const insertEvent = `INSERT INTO events (time, server_group, host, source, status, previous_status,
+	commit_sha, validation_status, changed_files, updated_by) VALUES (?,?,?,?,?,?,?,?,?,?)`
+
+const eventColumns = `id, time, server_group, host, source, status, previous_status,
+	commit_sha, validation_status, changed_files, updated_by`
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// nullTime reads a nullable unix-microseconds column.
+type nullTime struct{ t *time.Time }
+
+func (n nullTime) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*n.t = time.Time{}
+	case int64:
+		*n.t = time.UnixMicro(v).UTC()
+	default:
+		return fmt.Errorf("time column holds %T, want an integer", v)
+	}
+	return nil
+}
+
+// jsonCol reads a JSON text column into dst, with fast paths for the
+// empty list and map, which most rows hold.
+type jsonCol struct{ dst any }
+
+func (j jsonCol) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	case nil:
+	default:
+		return fmt.Errorf("JSON column holds %T, want text", v)
+	}
+	switch dst := j.dst.(type) {
+	case *[]string:
+		if len(b) == 0 || string(b) == "[]" || string(b) == "null" {
+			*dst = []string{}
+			return nil
+		}
+		if err := json.Unmarshal(b, dst); err != nil {
+			return err
+		}
+		if *dst == nil {
+			*dst = []string{}
+		}
+	case *map[string]string:
+		if len(b) == 0 || string(b) == "{}" || string(b) == "null" {
+			*dst = map[string]string{}
+			return nil
+		}
+		if err := json.Unmarshal(b, dst); err != nil {
+			return err
+		}
+		if *dst == nil {
+			*dst = map[string]string{}
+		}
+	}
+	return nil
+}
+
+func scanServer(sc scanner, s *gitops.Server, extra ...any) error {
+	var imported int64
+	dest := []any{
+		&s.ServerGroup, &s.Host, &s.ProjectName, &s.RepoName, &s.ServerType, &s.Environment,
+		&s.Status, jsonCol{&s.ChangedFiles}, &s.ValidationStatus, &s.ValidationMessage, &s.CommitSHA, &s.Branch, &s.UpdatedBy,
+		nullTime{&s.LastPipelineRun}, nullTime{&s.LastCronCheck}, nullTime{&s.Timestamp}, nullTime{&s.StatusSince},
+		&s.LastSource, jsonCol{&s.Labels}, &s.PipelineStatus, &s.DriftStatus, &s.StaleAfter,
+		nullTime{&s.PipelineReportedAt}, nullTime{&s.CronReportedAt}, nullTime{&s.LegacyWrittenAt}, &imported,
+	}
+	if err := sc.Scan(append(dest, extra...)...); err != nil {
+		return err
+	}
+	s.Imported = imported != 0
+	return nil
+}
+
+// timeArg is a time as stored: unix microseconds, or NULL when unset.
+func timeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// staleAfterUS is the stale_after_us column for a stale_after value: NULL
+// when the global threshold applies, -1 when the server is never stale,
+// else whole microseconds. It mirrors gitops.Server.StaleThreshold, so the
+// SQL stale filter and IsStale agree.
+func staleAfterUS(s string) any {
+	if s == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return nil // StaleThreshold falls back to the global one too
+	}
+	if d <= 0 {
+		return int64(-1)
+	}
+	return int64(d / time.Microsecond)
+}
+
+// globalStaleUS is the global threshold in the encoding of staleAfterUS.
+func globalStaleUS(d time.Duration) int64 {
+	if d <= 0 {
+		return -1
+	}
+	return int64(d / time.Microsecond)
+}
+
+func jsonList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // a []string always marshals
+	return string(b)
+}
+
+func jsonMap(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m) // a map[string]string always marshals
+	return string(b)
+}
+
+// serverArgs are the upsertServer arguments for s.
+func serverArgs(s *gitops.Server) []any {
+	imported := 0
+	if s.Imported {
+		imported = 1
+	}
+	return []any{
+		s.ServerGroup, s.Host, s.ProjectName, s.RepoName, s.ServerType, s.Environment,
+		string(s.Status), jsonList(s.ChangedFiles), string(s.ValidationStatus), s.ValidationMessage,
+		s.CommitSHA, s.Branch, s.UpdatedBy,
+		timeArg(s.LastPipelineRun), timeArg(s.LastCronCheck), timeArg(s.Timestamp), timeArg(s.StatusSince),
+		string(s.LastSource), jsonMap(s.Labels), string(s.PipelineStatus), string(s.DriftStatus), s.StaleAfter,
+		timeArg(s.PipelineReportedAt), timeArg(s.CronReportedAt), timeArg(s.LegacyWrittenAt), imported,
+		staleAfterUS(s.StaleAfter),
+	}
+}
+
+// normalize makes s what reading it back returns: times in UTC at
+// microsecond precision, and empty rather than nil lists and maps.
+func normalize(s *gitops.Server) {
+	for _, t := range []*time.Time{&s.LastPipelineRun, &s.LastCronCheck, &s.Timestamp, &s.StatusSince,
+		&s.PipelineReportedAt, &s.CronReportedAt, &s.LegacyWrittenAt} {
+		if !t.IsZero() {
+			*t = time.UnixMicro(t.UnixMicro()).UTC()
+		}
+	}
+	if s.ChangedFiles == nil {
+		s.ChangedFiles = []string{}
+	}
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+}
+
+func scanEvent(sc scanner, e *gitops.Event) error {
+	return sc.Scan(&e.ID, nullTime{&e.Time.Time}, &e.ServerGroup, &e.Host, &e.Source, &e.Status, &e.PreviousStatus,
+		&e.CommitSHA, &e.ValidationStatus, jsonCol{&e.ChangedFiles}, &e.UpdatedBy)
+}
+
+func eventArgs(e *gitops.Event) []any {
+	return []any{e.Time.UnixMicro(), e.ServerGroup, e.Host, string(e.Source), string(e.Status), string(e.PreviousStatus),
+		e.CommitSHA, string(e.ValidationStatus), jsonList(e.ChangedFiles), e.UpdatedBy}
+}

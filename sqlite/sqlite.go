@@ -1,0 +1,345 @@
+// Package sqlite is the embedded default store of gitops-status: a
+// gitops.Store in one SQLite file, through the pure-Go modernc.org/sqlite
+// driver (no cgo).
+//
+// Writes go through one writer goroutine that owns the only writing
+// connection and commits all the requests waiting for it in one transaction
+// (group commit), so each update is an atomic read-modify-write of its
+// server and one fsync covers many updates. Reads run in parallel on a pool
+// of read-only connections (WAL mode lets them proceed during writes).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// maxBatch bounds how many write requests share one transaction: large
+// enough that one fsync serves many writers, small enough that a batch
+// holds the write lock only briefly and readers see writes promptly.
+const maxBatch = 256
+
+// queueLen is how many write requests may wait for the writer before
+// callers block on sending.
+const queueLen = 4 * maxBatch
+
+// Store is a gitops.Store in a SQLite file. It is safe for concurrent use;
+// see the package documentation for how reads and writes are arranged.
+// Several processes may open the same file: SQLite's file lock serialises
+// their writers (waiting up to the busy timeout).
+type Store struct {
+	path       string
+	now        func() time.Time
+	staleAfter time.Duration
+
+	readDB   *sql.DB
+	writeDB  *sql.DB
+	getStmt  *sql.Stmt
+	legacyWS *sql.Stmt
+	legacyIS *sql.Stmt
+
+	w *writer
+
+	// mu guards sends on w.reqs against Close closing it: senders hold it
+	// for reading, Close for writing.
+	mu     sync.RWMutex
+	closed atomic.Bool
+	// closeErr is what the first Close returned.
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ gitops.Store = (*Store)(nil)
+
+// pragmas are set on every connection through the DSN, so every pooled
+// connection has them, including ones database/sql opens later.
+// synchronous(FULL) makes every commit fsync the WAL, so an acknowledged
+// write survives kill -9 and power loss; busy_timeout makes a connection
+// wait for another process's write lock instead of failing at once.
+var pragmas = []string{
+	"busy_timeout(10000)",
+	"journal_mode(WAL)",
+	"foreign_keys(1)",
+	"synchronous(FULL)",
+}
+
+func dsn(path string, extra url.Values) string {
+	q := url.Values{"_pragma": pragmas}
+	for k, v := range extra {
+		q[k] = append(q[k], v...)
+	}
+	return path + "?" + q.Encode()
+}
+
+// Open opens the SQLite database at path, creating the file (but not its
+// directory) when it does not exist, and applies any migration it lacks.
+// opts.Now is the store's clock (nil means time.Now) and opts.StaleAfter
+// the global staleness threshold (0 turns it off).
+//
+// Errors are *gitops.Error values with code EUNAVAILABLE and a one-line
+// message naming path, such as "cannot open database /data/status.db: ...".
+func Open(path string, opts gitops.StoreOptions) (*Store, error) {
+	s, err := open(path, opts)
+	if err != nil {
+		return nil, gitops.Errorf(gitops.EUNAVAILABLE, "cannot open database %s: %s", path, oneLine(err))
+	}
+	return s, nil
+}
+
+func open(path string, opts gitops.StoreOptions) (_ *Store, err error) {
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || strings.HasPrefix(path, ":memory:") {
+		return nil, errors.New("the path must name a file, without '?' or '#'")
+	}
+	s := &Store{path: path, now: opts.Clock(), staleAfter: opts.StaleAfter}
+	defer func() {
+		if err != nil {
+			s.closeDBs()
+		}
+	}()
+
+	// The writer's database has a single connection; _txlock=immediate makes
+	// any transaction begun through database/sql take the write lock at once
+	// (the writer itself issues BEGIN IMMEDIATE), so a read-then-write never
+	// upgrades its lock halfway and fails with SQLITE_BUSY.
+	if s.writeDB, err = sql.Open("sqlite", dsn(path, url.Values{"_txlock": {"immediate"}})); err != nil {
+		return nil, err
+	}
+	s.writeDB.SetMaxOpenConns(1)
+	s.writeDB.SetMaxIdleConns(1)
+	s.writeDB.SetConnMaxLifetime(0)
+	s.writeDB.SetConnMaxIdleTime(0)
+
+	ctx := context.Background()
+	conn, err := s.writeDB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if s.w, err = newWriter(ctx, s, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+
+	// Readers: query_only guards against a write slipping past the writer.
+	if s.readDB, err = sql.Open("sqlite", dsn(path, url.Values{"_pragma": {"query_only(1)"}})); err != nil {
+		s.w.stopUnstarted()
+		return nil, err
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	s.readDB.SetMaxOpenConns(n)
+	s.readDB.SetMaxIdleConns(n)
+	s.readDB.SetConnMaxLifetime(0)
+	s.readDB.SetConnMaxIdleTime(0)
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&s.getStmt, selectServer + ` WHERE server_group = ? AND host = ?`},
+		{&s.legacyWS, selectServer + ` WHERE legacy_written_at IS NOT NULL ORDER BY legacy_written_at DESC, server_group, host LIMIT 1`},
+		{&s.legacyIS, selectServer + ` WHERE imported = 1 ORDER BY timestamp DESC, server_group, host LIMIT 1`},
+	} {
+		if *p.dst, err = s.readDB.PrepareContext(ctx, p.sql); err != nil {
+			s.w.stopUnstarted()
+			return nil, err
+		}
+	}
+	go s.w.run()
+	return s, nil
+}
+
+// closeDBs releases what open managed to open.
+func (s *Store) closeDBs() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.getStmt, s.legacyWS, s.legacyIS} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.readDB != nil {
+		errs = append(errs, s.readDB.Close())
+	}
+	if s.writeDB != nil {
+		errs = append(errs, s.writeDB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops taking write requests, finishes those already queued, and
+// closes the database. Every call after the first returns what the first
+// did; every other method called after Close returns EUNAVAILABLE.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed.Store(true)
+		close(s.w.reqs)
+		s.mu.Unlock()
+		<-s.w.done
+		if err := s.closeDBs(); err != nil {
+			s.closeErr = gitops.Errorf(gitops.EINTERNAL, "closing database %s: %s", s.path, oneLine(err))
+		}
+	})
+	return s.closeErr
+}
+
+// errClosed is returned by every method called after Close.
+func errClosed() error {
+	return gitops.Errorf(gitops.EUNAVAILABLE, "the store is closed")
+}
+
+// Ping reports whether the database answers a query. Returns EUNAVAILABLE.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosed()
+	}
+	var one int
+	if err := s.readDB.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		return gitops.Errorf(gitops.EUNAVAILABLE, "the database %s does not answer: %s", s.path, oneLine(err))
+	}
+	return nil
+}
+
+// migration is one numbered file of migrations/.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("migration file %q is not named NNNN_name.sql", e.Name())
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrate applies, each in its own transaction, the migrations the database
+// has not recorded in schema_migrations. The check runs inside the write
+// transaction, so two processes opening a new file at once apply each
+// migration once.
+func migrate(ctx context.Context, conn *sql.Conn) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := applyMigration(ctx, conn, m); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, conn *sql.Conn, m migration) (err error) {
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(ctx, `ROLLBACK`)
+		}
+	}()
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		_, err = conn.ExecContext(ctx, `COMMIT`)
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, `COMMIT`)
+	return err
+}
+
+// dbError turns a database error into a *gitops.Error for the caller while
+// keeping the cause in the chain for logs. doing says what failed, as in
+// "reading server rsyslog-prod/rsyslog-01".
+//
+// Busy, locked, I/O, full and similar errors are the database being
+// unavailable (EUNAVAILABLE, a retry may succeed); anything else is a bug or
+// corruption and is EINTERNAL with a generic message.
+func dbError(doing string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ge *gitops.Error
+	if errors.As(err, &ge) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	code, msg := gitops.EINTERNAL, "the database failed while "+doing
+	var se *sqlite.Error
+	switch {
+	case errors.As(err, &se):
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			code, msg = gitops.EUNAVAILABLE, "the database is locked by another writer (timed out "+doing+"); try again"
+		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN,
+			sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOMEM:
+			code, msg = gitops.EUNAVAILABLE, "the database cannot be read or written (disk error, disk full or permissions) while "+doing
+		}
+	case errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed"):
+		code, msg = gitops.EUNAVAILABLE, "the store is closed"
+	}
+	return fmt.Errorf("%w: %w", gitops.Errorf(code, "%s", msg), err)
+}
+
+// oneLine keeps an error message on one line for start-up errors.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

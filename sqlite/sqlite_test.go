@@ -1,0 +1,318 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/sqlite"
+	"github.com/gitops-status/gitops-status/storetest"
+)
+
+// MustOpenStore opens a store in a new file under tb.TempDir() and closes
+// it when the test ends.
+func MustOpenStore(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	return mustOpen(tb, filepath.Join(tb.TempDir(), "status.db"), gitops.StoreOptions{})
+}
+
+func mustOpen(tb testing.TB, path string, opts gitops.StoreOptions) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(path, opts)
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", path, err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, opts gitops.StoreOptions) gitops.Store {
+		return mustOpen(t, filepath.Join(t.TempDir(), "status.db"), opts)
+	})
+}
+
+func pipeline(group, host, commit string) *gitops.PipelineUpdate {
+	return &gitops.PipelineUpdate{Source: gitops.SourcePipeline, ServerGroup: group, Host: host,
+		Status: gitops.StatusSynced, ChangedFiles: []string{"a.conf"}, CommitSHA: commit,
+		ValidationStatus: gitops.ValidationPassed, Labels: map[string]string{"dc": "1"}}
+}
+
+func TestMigrationsRecordedOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status.db")
+	for range 3 {
+		s, err := sqlite.Open(path, gitops.StoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT version, name FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var v int
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, name)
+	}
+	if len(got) == 0 || got[0] != "0001_init.sql" {
+		t.Errorf("schema_migrations = %q, want 0001_init.sql first, each once", got)
+	}
+	seen := map[string]bool{}
+	for _, n := range got {
+		if seen[n] {
+			t.Errorf("migration %s recorded twice", n)
+		}
+		seen[n] = true
+	}
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+}
+
+func TestConcurrentOpenOfNewFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status.db")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := sqlite.Open(path, gitops.StoreOptions{})
+			if err == nil {
+				err = s.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+		}
+	}
+}
+
+func TestDataSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status.db")
+	ctx := context.Background()
+	s, err := sqlite.Open(path, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Apply(ctx, pipeline("g", "h", "abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Import(ctx, nil, gitops.ImportReplace); err != nil || !ok {
+		t.Fatalf("Import: %v, %v", ok, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = mustOpen(t, path, gitops.StoreOptions{})
+	got, err := s.Get(ctx, gitops.Key{ServerGroup: "g", Host: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CommitSHA != "abc" || !got.Timestamp.Equal(o.Server.Timestamp) || got.Labels["dc"] != "1" {
+		t.Errorf("after reopen: %+v, want %+v", got, o.Server)
+	}
+	evs, err := s.Events(ctx, gitops.EventFilter{})
+	if err != nil || len(evs) != 1 || evs[0].ID != o.Event.ID {
+		t.Errorf("after reopen: events %+v, %v; want the one written (id %d)", evs, err, o.Event.ID)
+	}
+	if ok, err := s.Import(ctx, nil, gitops.ImportFirstStart); err != nil || ok {
+		t.Errorf("ImportFirstStart after reopen = %v, %v; want false: the import is recorded in the file", ok, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, path := range []string{
+		filepath.Join(dir, "missing", "status.db"), // the caller makes the directory
+		dir, // a directory, not a file
+	} {
+		_, err := sqlite.Open(path, gitops.StoreOptions{})
+		if gitops.ErrorCode(err) != gitops.EUNAVAILABLE {
+			t.Errorf("Open(%s) = %v, want an EUNAVAILABLE error", path, err)
+			continue
+		}
+		msg := gitops.ErrorMessage(err)
+		if !strings.HasPrefix(msg, "cannot open database "+path+": ") || strings.Contains(msg, "\n") {
+			t.Errorf("Open(%s) message %q, want one line starting \"cannot open database %s: \"", path, msg, path)
+		}
+	}
+}
+
+func TestClosed(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "status.db"), gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v, want nil", err)
+	}
+	ctx := context.Background()
+	k := gitops.Key{ServerGroup: "g", Host: "h"}
+	_, applyErr := s.Apply(ctx, pipeline("g", "h", "x"))
+	_, getErr := s.Get(ctx, k)
+	_, _, listErr := s.List(ctx, gitops.Filter{})
+	_, eventsErr := s.Events(ctx, gitops.EventFilter{})
+	_, legacyErr := s.LegacyLatest(ctx)
+	_, importErr := s.Import(ctx, nil, gitops.ImportReplace)
+	_, pruneErr := s.PruneEvents(ctx, time.Now())
+	for name, err := range map[string]error{
+		"Apply": applyErr, "Get": getErr, "List": listErr, "Events": eventsErr, "LegacyLatest": legacyErr,
+		"Import": importErr, "PruneEvents": pruneErr, "Delete": s.Delete(ctx, k), "Ping": s.Ping(ctx),
+	} {
+		if gitops.ErrorCode(err) != gitops.EUNAVAILABLE {
+			t.Errorf("%s after Close = %v, want EUNAVAILABLE", name, err)
+		}
+	}
+}
+
+// TestCloseFinishesQueuedWrites checks that writes in flight when Close is
+// called are completed and durable, not dropped.
+func TestCloseFinishesQueuedWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status.db")
+	s, err := sqlite.Open(path, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const n = 200
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := 0
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Apply(ctx, pipeline("g", "h"+string(rune('a'+i%26))+string(rune('a'+i/26)), "x")); err == nil {
+				mu.Lock()
+				acked++
+				mu.Unlock()
+			} else if gitops.ErrorCode(err) != gitops.EUNAVAILABLE {
+				t.Errorf("Apply during Close: %v", err)
+			}
+		}()
+	}
+	time.Sleep(time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	s = mustOpen(t, path, gitops.StoreOptions{})
+	_, total, err := s.List(ctx, gitops.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != acked {
+		t.Errorf("%d writes acknowledged, %d servers stored after reopen", acked, total)
+	}
+}
+
+func TestCancelledBeforeWrite(t *testing.T) {
+	s := MustOpenStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Apply(ctx, pipeline("g", "h", "x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Apply with a cancelled context = %v, want context.Canceled", err)
+	}
+	if _, err := s.Get(context.Background(), gitops.Key{ServerGroup: "g", Host: "h"}); gitops.ErrorCode(err) != gitops.ENOTFOUND {
+		t.Errorf("after a cancelled Apply, Get = %v, want ENOTFOUND (nothing written)", err)
+	}
+}
+
+// badUpdate fails inside the writer: by panicking, or with an event the
+// schema refuses, after its record was written (which must be undone).
+type badUpdate struct {
+	panics bool
+}
+
+func (b badUpdate) Key() gitops.Key { return gitops.Key{ServerGroup: "g", Host: "bad"} }
+
+func (b badUpdate) Apply(cur *gitops.Server, now time.Time) gitops.Outcome {
+	if b.panics {
+		panic("bad update")
+	}
+	return gitops.Outcome{Applied: true, Created: true, Server: gitops.Server{ServerGroup: "g", Host: "bad", Timestamp: now},
+		Event: &gitops.Event{Time: gitops.Time{Time: now}, Host: "bad"}}
+}
+
+// TestFailedRequestSparesItsBatch runs failing writes among good ones: each
+// failure is answered with an error, and every good write is stored.
+func TestFailedRequestSparesItsBatch(t *testing.T) {
+	s := MustOpenStore(t)
+	ctx := context.Background()
+	const n = 300
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var u gitops.Update = pipeline("g", "h"+strings.Repeat("x", i%7)+string(rune('a'+i%26)), "c")
+			if i%10 == 0 {
+				u = badUpdate{panics: i%20 == 0}
+			}
+			_, err := s.Apply(ctx, u)
+			switch _, bad := u.(badUpdate); {
+			case bad && gitops.ErrorCode(err) != gitops.EINTERNAL:
+				t.Errorf("bad update: %v, want EINTERNAL", err)
+			case !bad && err != nil:
+				t.Errorf("good update: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	list, _, err := s.List(ctx, gitops.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sv := range list {
+		if sv.Host == "bad" {
+			t.Errorf("a refused record was stored: %+v", sv)
+		}
+	}
+	evs, err := s.Events(ctx, gitops.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Host == "bad" {
+			t.Errorf("the event of a refused record was stored: %+v", ev)
+		}
+	}
+	if len(list) == 0 {
+		t.Error("no good write was stored")
+	}
+}

@@ -1,0 +1,393 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// request is one write waiting for the writer. fn runs inside the batch's
+// transaction, under its own savepoint; done receives its result only after
+// the transaction committed (or failed).
+type request struct {
+	ctx  context.Context
+	fn   func(w *writer) error
+	done chan error
+}
+
+// writer owns the only writing connection. It takes every request waiting
+// in reqs (up to maxBatch), runs them in one transaction, commits once and
+// then answers them all: one fsync for the whole batch.
+type writer struct {
+	s    *Store
+	conn *sql.Conn
+	reqs chan *request
+	done chan struct{}
+
+	// Prepared once on the writer's connection and reused by every batch.
+	begin, commit, rollback           *sql.Stmt
+	savepoint, release, rollbackTo    *sql.Stmt
+	get, upsert, addEvent, del, prune *sql.Stmt
+	anyServer, getMeta, setMeta       *sql.Stmt
+}
+
+func newWriter(ctx context.Context, s *Store, conn *sql.Conn) (*writer, error) {
+	w := &writer{s: s, conn: conn, reqs: make(chan *request, queueLen), done: make(chan struct{})}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&w.begin, `BEGIN IMMEDIATE`},
+		{&w.commit, `COMMIT`},
+		{&w.rollback, `ROLLBACK`},
+		{&w.savepoint, `SAVEPOINT req`},
+		{&w.release, `RELEASE req`},
+		{&w.rollbackTo, `ROLLBACK TO req`},
+		{&w.get, selectServer + ` WHERE server_group = ? AND host = ?`},
+		{&w.upsert, upsertServer},
+		{&w.addEvent, insertEvent},
+		{&w.del, `DELETE FROM servers WHERE server_group = ? AND host = ?`},
+		{&w.prune, `DELETE FROM events WHERE time < ?`},
+		{&w.anyServer, `SELECT EXISTS (SELECT 1 FROM servers)`},
+		{&w.getMeta, `SELECT value FROM meta WHERE key = ?`},
+		{&w.setMeta, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
+	} {
+		st, err := conn.PrepareContext(ctx, p.sql)
+		if err != nil {
+			w.closeStmts()
+			return nil, err
+		}
+		*p.dst = st
+	}
+	return w, nil
+}
+
+func (w *writer) closeStmts() {
+	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
+		w.get, w.upsert, w.addEvent, w.del, w.prune, w.anyServer, w.getMeta, w.setMeta} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// stopUnstarted releases a writer whose run loop never started.
+func (w *writer) stopUnstarted() {
+	w.closeStmts()
+	w.conn.Close()
+}
+
+// run drains reqs until Close closes it, then releases the connection.
+func (w *writer) run() {
+	defer close(w.done)
+	defer w.conn.Close()
+	defer w.closeStmts()
+	batch := make([]*request, 0, maxBatch)
+	errs := make([]error, maxBatch)
+	for {
+		r, ok := <-w.reqs
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-w.reqs:
+				if !ok {
+					break fill // run what we have; the next receive ends the loop
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		w.runBatch(batch, errs[:len(batch)])
+		clear(batch) // let answered requests be collected
+	}
+}
+
+// runBatch runs batch in one transaction. Each request runs under its own
+// savepoint, so one that fails is rolled back alone and the others still
+// commit. Requests whose caller gave up before the writer took them are
+// answered with their context's error and not run.
+func (w *writer) runBatch(batch []*request, errs []error) {
+	bg := context.Background() // once taken, a request completes
+	live := 0
+	for i, r := range batch {
+		errs[i] = r.ctx.Err()
+		if errs[i] == nil {
+			live++
+		}
+	}
+	if live == 0 {
+		answer(batch, errs)
+		return
+	}
+	if _, err := w.begin.ExecContext(bg); err != nil {
+		failAll(batch, errs, dbError("starting a write transaction", err))
+		return
+	}
+	for i, r := range batch {
+		if errs[i] != nil {
+			continue
+		}
+		if _, err := w.savepoint.ExecContext(bg); err != nil {
+			w.abort(batch, errs, dbError("starting a write", err))
+			return
+		}
+		if errs[i] = runRequest(w, r); errs[i] == nil {
+			_, err := w.release.ExecContext(bg)
+			if err != nil {
+				w.abort(batch, errs, dbError("writing", err))
+				return
+			}
+			continue
+		}
+		// Some errors (disk full, I/O) make SQLite roll back the whole
+		// transaction; then the savepoint is gone and the batch is lost.
+		if _, err := w.rollbackTo.ExecContext(bg); err != nil {
+			w.abort(batch, errs, errs[i])
+			return
+		}
+		if _, err := w.release.ExecContext(bg); err != nil {
+			w.abort(batch, errs, errs[i])
+			return
+		}
+	}
+	if _, err := w.commit.ExecContext(bg); err != nil {
+		w.abort(batch, errs, dbError("committing writes", err))
+		return
+	}
+	answer(batch, errs)
+}
+
+// abort rolls the transaction back and answers every request that had not
+// failed on its own with err: none of the batch was written.
+func (w *writer) abort(batch []*request, errs []error, err error) {
+	_, _ = w.rollback.ExecContext(context.Background()) // fails harmlessly when SQLite already rolled back
+	failAll(batch, errs, err)
+}
+
+func failAll(batch []*request, errs []error, err error) {
+	for i := range batch {
+		if errs[i] == nil {
+			errs[i] = err
+		}
+	}
+	answer(batch, errs)
+}
+
+func answer(batch []*request, errs []error) {
+	for i, r := range batch {
+		r.done <- errs[i]
+	}
+}
+
+// runRequest runs r.fn, turning a panic into an error so that one bad
+// request cannot take the writer, and every later write, down with it.
+func runRequest(w *writer, r *request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: panic: %v", gitops.Errorf(gitops.EINTERNAL, "the write failed"), p)
+		}
+	}()
+	return r.fn(w)
+}
+
+// write queues fn for the writer and waits for its answer. When ctx ends
+// before the writer takes the request, the answer is ctx's error and fn
+// never runs; once taken, the request completes regardless of ctx.
+func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &request{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed.Load() {
+		s.mu.RUnlock()
+		return errClosed()
+	}
+	select {
+	case s.w.reqs <- r:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	return <-r.done
+}
+
+// getServer reads one server inside the writer's transaction. found is
+// false when it does not exist.
+func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error) {
+	err = scanServer(w.get.QueryRowContext(context.Background(), k.ServerGroup, k.Host), &s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, dbError("reading server "+k.String(), err)
+	}
+	return s, true, nil
+}
+
+func (w *writer) putServer(s *gitops.Server) error {
+	if _, err := w.upsert.ExecContext(context.Background(), serverArgs(s)...); err != nil {
+		return dbError("writing server "+s.Key().String(), err)
+	}
+	return nil
+}
+
+// Apply applies u as one atomic read-modify-write of its server inside the
+// writer's transaction, writing the new record and the outcome's event
+// together; an update held back by an out-of-order rule writes nothing.
+// The clock is read while the writer holds the database's write lock, so
+// the order of the times it sets is the order updates were applied in.
+// The returned Outcome's Server is the stored record (times at microsecond
+// precision) with Stale filled in, and its Event, when there is one, carries
+// the stored event's ID. Returns EUNAVAILABLE, EINTERNAL, or ctx's error
+// when ctx ended before the write started.
+func (s *Store) Apply(ctx context.Context, u gitops.Update) (gitops.Outcome, error) {
+	var out gitops.Outcome
+	var now time.Time
+	err := s.write(ctx, func(w *writer) error {
+		k := u.Key()
+		cur, found, err := w.getServer(k)
+		if err != nil {
+			return err
+		}
+		now = gitops.Now(s.now())
+		var curp *gitops.Server
+		if found {
+			curp = &cur
+		}
+		o := u.Apply(curp, now)
+		if !o.Applied {
+			out = o
+			return nil
+		}
+		if o.Server.Key() != k {
+			return gitops.Errorf(gitops.EINTERNAL, "update of %s produced a record for %s", k, o.Server.Key())
+		}
+		normalize(&o.Server)
+		if err := w.putServer(&o.Server); err != nil {
+			return err
+		}
+		if o.Event != nil {
+			ev := *o.Event
+			ev.Time = gitops.Time{Time: gitops.Now(ev.Time.Time)}
+			if ev.ChangedFiles == nil {
+				ev.ChangedFiles = []string{}
+			}
+			res, err := w.addEvent.ExecContext(context.Background(), eventArgs(&ev)...)
+			if err != nil {
+				return dbError("writing an event of "+k.String(), err)
+			}
+			if ev.ID, err = res.LastInsertId(); err != nil {
+				return dbError("writing an event of "+k.String(), err)
+			}
+			o.Event = &ev
+		}
+		out = o
+		return nil
+	})
+	if err != nil {
+		return gitops.Outcome{}, err
+	}
+	normalize(&out.Server)
+	out.Server.Stale = out.Server.IsStale(now, s.staleAfter)
+	return out, nil
+}
+
+// Delete forgets a server; its events stay until PruneEvents removes them.
+// Returns ENOTFOUND, EUNAVAILABLE, EINTERNAL.
+func (s *Store) Delete(ctx context.Context, k gitops.Key) error {
+	return s.write(ctx, func(w *writer) error {
+		res, err := w.del.ExecContext(context.Background(), k.ServerGroup, k.Host)
+		if err != nil {
+			return dbError("deleting server "+k.String(), err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return dbError("deleting server "+k.String(), err)
+		}
+		if n == 0 {
+			return notFound(k)
+		}
+		return nil
+	})
+}
+
+func notFound(k gitops.Key) error {
+	return gitops.Errorf(gitops.ENOTFOUND, "server %s not found", k)
+}
+
+// PruneEvents deletes the events whose time is before before (strictly)
+// and returns how many it deleted. Returns EUNAVAILABLE, EINTERNAL.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(w *writer) error {
+		res, err := w.prune.ExecContext(context.Background(), ceilMicro(before))
+		if err != nil {
+			return dbError("pruning events", err)
+		}
+		n, err = res.RowsAffected()
+		return dbError("pruning events", err)
+	})
+	return int(n), err
+}
+
+// metaImportedAt is the meta key recording the last import.
+const metaImportedAt = "imported_at"
+
+// Import writes servers as given (complete records; Stale is ignored) in
+// one transaction and records the import in the meta table. With
+// ImportFirstStart it writes only when the store holds no server and has
+// never imported, and reports false otherwise; the check and the writes
+// share the write lock, so of several processes or goroutines importing at
+// once exactly one does. It reports true when it imported, also when
+// servers is empty (the import is recorded all the same). No events are
+// written. Returns EUNAVAILABLE, EINTERNAL.
+func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops.ImportMode) (bool, error) {
+	var did bool
+	err := s.write(ctx, func(w *writer) error {
+		bg := context.Background()
+		if mode == gitops.ImportFirstStart {
+			var v string
+			err := w.getMeta.QueryRowContext(bg, metaImportedAt).Scan(&v)
+			switch {
+			case err == nil:
+				return nil // imported before
+			case !errors.Is(err, sql.ErrNoRows):
+				return dbError("reading the import record", err)
+			}
+			var exists bool
+			if err := w.anyServer.QueryRowContext(bg).Scan(&exists); err != nil {
+				return dbError("counting servers", err)
+			}
+			if exists {
+				return nil
+			}
+		}
+		for i := range servers {
+			sv := servers[i].Clone()
+			normalize(&sv)
+			if err := w.putServer(&sv); err != nil {
+				return err
+			}
+		}
+		if _, err := w.setMeta.ExecContext(bg, metaImportedAt, gitops.FormatTime(gitops.Now(s.now()))); err != nil {
+			return dbError("recording the import", err)
+		}
+		did = true
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return did, nil
+}
