@@ -149,6 +149,9 @@ func (b *bench) startCeiling(ctx context.Context, t *target, dir string) (*serve
 	if len(keys) != t.n {
 		return nil, nil, fmt.Errorf("GET /status lists %d servers after seeding %d", len(keys), t.n)
 	}
+	if size, err := dirMiB(filepath.Join(dir, allFile)); err == nil {
+		b.logf("GET /status answers %.1f MiB for %d servers", size, t.n)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, nil, err
