@@ -207,7 +207,8 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
 	}
-	return t.UTC().AppendFormat(append(make([]byte, 0, 34), '"'), time.RFC3339Nano), nil
+	b := t.UTC().AppendFormat(append(make([]byte, 0, 37), '"'), time.RFC3339Nano)
+	return append(b, '"'), nil
 }
 
 // UnmarshalJSON reads null, or a time in any format ParseTime accepts.
