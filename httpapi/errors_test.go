@@ -182,6 +182,8 @@ func TestBadQueryParameters(t *testing.T) {
 		{"/status/g/h/history?limit=10001", "limit", []string{"10000"}},
 		{"/status/g/h/history?since=yesterday", "since", []string{"RFC 3339", "epoch milliseconds"}},
 		{"/events?until=soon", "until", nil},
+		{"/events?since=99999999999999999", "since", []string{"9999"}},
+		{"/events?since=-5", "since", nil},
 		{"/events?since=2026-13-01T00:00:00Z", "since", nil},
 		{"/events?status=drifting", "status", nil},
 		{"/events?server_group=-x", "server_group", nil},

@@ -182,8 +182,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !validRequestID(id) {
 		id = s.newRequestID()
 	}
-	w.Header()[requestIDHeader] = []string{id}
-	rw := &responseWriter{ResponseWriter: w, r: r, s: s}
+	rw := &responseWriter{ResponseWriter: w, r: r, s: s, id: [1]string{id}}
+	w.Header()[requestIDHeader] = rw.id[:] // one allocation for both
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -260,6 +260,8 @@ type responseWriter struct {
 	code int
 	// swallow drops the body of a mux error that was replaced.
 	swallow bool
+	// id backs the X-Request-Id header value.
+	id [1]string
 }
 
 func (w *responseWriter) WriteHeader(code int) {

@@ -197,21 +197,30 @@ func (q query) time(name string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if isDigits(v) {
-		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return time.UnixMilli(ms).UTC(), nil
-		}
-	}
-	if t, err := gitops.ParseTime(v); err == nil {
+	if t, ok := parseQueryTime(v); ok {
 		return t, nil
 	}
-	// An unescaped "+03:00" offset arrives as " 03:00" in a query string.
-	if i := strings.LastIndexByte(v, ' '); i > len("2006-01-02") {
-		if t, err := gitops.ParseTime(v[:i] + "+" + v[i+1:]); err == nil {
-			return t, nil
+	return time.Time{}, gitops.FieldErrorf(name, "%s %q is not an RFC 3339 time such as \"2026-04-26T10:30:00Z\" or a time in epoch milliseconds, in the years 0001 to 9999", name, v)
+}
+
+func parseQueryTime(v string) (time.Time, bool) {
+	var t time.Time
+	var err error
+	if isDigits(v) {
+		var ms int64
+		if ms, err = strconv.ParseInt(v, 10, 64); err == nil {
+			t = time.UnixMilli(ms).UTC()
+		}
+	} else if t, err = gitops.ParseTime(v); err != nil {
+		// An unescaped "+03:00" offset arrives as " 03:00" in a query string.
+		if i := strings.LastIndexByte(v, ' '); i > len("2006-01-02") {
+			t, err = gitops.ParseTime(v[:i] + "+" + v[i+1:])
 		}
 	}
-	return time.Time{}, gitops.FieldErrorf(name, "%s %q is not an RFC 3339 time such as \"2026-04-26T10:30:00Z\" or a time in epoch milliseconds", name, v)
+	if err != nil || t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 func isDigits(s string) bool {

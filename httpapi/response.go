@@ -16,6 +16,7 @@ import (
 var (
 	jsonContentType = []string{"application/json"}
 	noSniff         = []string{"nosniff"}
+	emptyArray      = []byte("[]\n")
 )
 
 // writeJSON writes v as the JSON answer with status code. It marshals first,
@@ -150,7 +151,7 @@ func (s *Server) streamArray(w http.ResponseWriter, r *http.Request, n, total in
 	if n == 0 {
 		h["Content-Length"] = []string{"3"}
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte("[]\n"))
+		_, _ = w.Write(emptyArray)
 		return
 	}
 	// Render the first item before the headers go out, so that an item

@@ -1,0 +1,156 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/httpapi"
+)
+
+// newBenchAPI is the API over a real SQLite store, with a discarded log and
+// the real clock.
+func newBenchAPI(b *testing.B) (http.Handler, gitops.Store) {
+	b.Helper()
+	st := mustOpenStore(b, gitops.StoreOptions{})
+	return httpapi.New(httpapi.Config{Store: st, Version: "bench"}).Handler(), st
+}
+
+// discardRecorder is a ResponseWriter that keeps only the status, so the
+// benchmarks measure the API and not a recorder's buffer.
+type discardRecorder struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (d *discardRecorder) Header() http.Header { return d.h }
+func (d *discardRecorder) WriteHeader(code int) {
+	if d.code == 0 {
+		d.code = code
+	}
+}
+func (d *discardRecorder) Write(p []byte) (int, error) {
+	if d.code == 0 {
+		d.code = 200
+	}
+	d.n += len(p)
+	return len(p), nil
+}
+
+func (d *discardRecorder) reset() {
+	clear(d.h)
+	d.code, d.n = 0, 0
+}
+
+// pipelineBody is a realistic deployment report: 3 changed files, a full
+// 40-character commit sha.
+func pipelineBody(host string) string {
+	return `{"project_name":"gitops-for-servers","repo_name":"rsyslog","server_group":"rsyslog-prod",` +
+		`"server_type":"rsyslog","environment":"prod","host":"` + host + `","status":"synced",` +
+		`"changed_files":["/etc/rsyslog.conf","/etc/rsyslog.d/50-default.conf","/etc/rsyslog.d/60-remote.conf"],` +
+		`"validation_status":"passed","validation_message":"rsyslog syntax validation passed",` +
+		`"commit_sha":"3f786850e387550fdab836ed7e6dc881de23001b","branch":"master","updated_by":"woodpecker"}`
+}
+
+func BenchmarkPostPipeline(b *testing.B) {
+	h, _ := newBenchAPI(b)
+	const hosts = 100
+	bodies := make([]string, hosts)
+	for i := range bodies {
+		bodies[i] = pipelineBody(fmt.Sprintf("rsyslog-%03d", i))
+	}
+	var next atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discardRecorder{h: http.Header{}}
+		for pb.Next() {
+			body := bodies[next.Add(1)%hosts]
+			req := httptest.NewRequest("POST", "/status/pipeline", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			w.reset()
+			h.ServeHTTP(w, req)
+			if w.code != http.StatusOK {
+				b.Errorf("status %d", w.code)
+				return
+			}
+		}
+	})
+}
+
+// fillServers imports n servers in one transaction.
+func fillServers(b *testing.B, st gitops.Store, n int) {
+	b.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	servers := make([]gitops.Server, n)
+	for i := range servers {
+		servers[i] = gitops.Server{
+			ServerGroup: fmt.Sprintf("group-%03d", i/100), Host: fmt.Sprintf("host-%05d", i),
+			ProjectName: "gitops-for-servers", RepoName: "rsyslog", ServerType: "rsyslog", Environment: "prod",
+			Status: gitops.StatusSynced, ChangedFiles: []string{"/etc/rsyslog.conf", "/etc/rsyslog.d/50-default.conf"},
+			ValidationStatus: gitops.ValidationPassed, ValidationMessage: "rsyslog syntax validation passed",
+			CommitSHA: "3f786850e387550fdab836ed7e6dc881de23001b", Branch: "master", UpdatedBy: "woodpecker",
+			LastPipelineRun: now, LastCronCheck: now, Timestamp: now, StatusSince: now,
+			LastSource: gitops.SourcePipeline, PipelineStatus: gitops.StatusSynced, DriftStatus: gitops.StatusSynced,
+			Labels: map[string]string{"datacenter": "dc1"},
+		}
+	}
+	if _, err := st.Import(context.Background(), servers, gitops.ImportReplace); err != nil {
+		b.Fatalf("import: %v", err)
+	}
+}
+
+func BenchmarkGetStatusAll(b *testing.B) {
+	h, st := newBenchAPI(b)
+	const n = 10000
+	fillServers(b, st, n)
+	w := &discardRecorder{h: http.Header{}}
+	req := httptest.NewRequest("GET", "/status", nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.reset()
+		h.ServeHTTP(w, req)
+		if w.code != http.StatusOK || w.h.Get("X-Total-Count") != "10000" {
+			b.Fatalf("status %d, X-Total-Count %q", w.code, w.h.Get("X-Total-Count"))
+		}
+	}
+	b.ReportMetric(float64(w.n), "bytes/answer")
+}
+
+func BenchmarkGetOne(b *testing.B) {
+	h, st := newBenchAPI(b)
+	fillServers(b, st, 1000)
+	w := &discardRecorder{h: http.Header{}}
+	req := httptest.NewRequest("GET", "/status/group-005/host-00512", nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.reset()
+		h.ServeHTTP(w, req)
+		if w.code != http.StatusOK {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
+
+// BenchmarkHealth measures what the API adds to every request: routing,
+// request id, access log check, JSON answer.
+func BenchmarkHealth(b *testing.B) {
+	h, _ := newBenchAPI(b)
+	w := &discardRecorder{h: http.Header{}}
+	req := httptest.NewRequest("GET", "/health", nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.reset()
+		h.ServeHTTP(w, req)
+	}
+}
