@@ -242,6 +242,19 @@ var offsetFreeLayouts = []string{
 // isoformat): RFC 3339 with any offset, with or without fractional seconds,
 // or an offset-free ISO time, which is read as UTC. The result is in UTC.
 func ParseTime(s string) (time.Time, error) {
+	t, err := parseTime(s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	// An offset can move a 4-digit year out of 0001-9999 in UTC; such a time
+	// would be written back with a year RFC 3339 cannot hold.
+	if y := t.Year(); y < 1 || y > 9999 {
+		return time.Time{}, fmt.Errorf("%q is out of range: its year in UTC must be between 0001 and 9999", s)
+	}
+	return t, nil
+}
+
+func parseTime(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t.UTC(), nil
 	}
