@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -431,14 +430,14 @@ func (o object) v1() (v1, error) {
 // ParseV1SyncStatus reads a v1 sync_status in any case: SYNCED, OUT_OF_SYNC,
 // FAILED, UNKNOWN, and DRIFT or DRIFTED meaning out of sync.
 func ParseV1SyncStatus(s string) (Status, error) {
-	switch strings.ToUpper(s) {
-	case "SYNCED":
+	switch asciiLower(s) {
+	case "synced":
 		return StatusSynced, nil
-	case "OUT_OF_SYNC", "DRIFT", "DRIFTED":
+	case "out_of_sync", "drift", "drifted":
 		return StatusOutOfSync, nil
-	case "FAILED":
+	case "failed":
 		return StatusFailed, nil
-	case "UNKNOWN":
+	case "unknown":
 		return StatusUnknown, nil
 	case "":
 		return "", FieldErrorf("sync_status", "sync_status is required: one of \"SYNCED\", \"OUT_OF_SYNC\", \"FAILED\", \"UNKNOWN\" (\"DRIFT\" and \"DRIFTED\" also mean out of sync), in any case")

@@ -179,9 +179,9 @@ func parseRecord(key string, raw json.RawMessage, p ParseOptions) (Server, error
 	if err != nil {
 		return s, err
 	}
-	switch Source(strings.ToLower(src)) {
+	switch Source(asciiLower(src)) {
 	case SourcePipeline, SourceCron, SourceLegacy:
-		s.LastSource = Source(strings.ToLower(src))
+		s.LastSource = Source(asciiLower(src))
 	case "":
 		// v2.0 files lack it: the kind whose time is newer wrote last.
 		switch {

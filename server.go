@@ -47,7 +47,7 @@ const (
 // ParseStatus accepts a status in any letter case and returns it lower-case.
 // The error is an EINVALID *Error naming field and the allowed values.
 func ParseStatus(field, s string) (Status, error) {
-	st := Status(strings.ToLower(s))
+	st := Status(asciiLower(s))
 	for _, ok := range Statuses {
 		if st == ok {
 			return st, nil
@@ -58,13 +58,26 @@ func ParseStatus(field, s string) (Status, error) {
 
 // ParseValidationStatus is ParseStatus for validation statuses.
 func ParseValidationStatus(field, s string) (ValidationStatus, error) {
-	v := ValidationStatus(strings.ToLower(s))
+	v := ValidationStatus(asciiLower(s))
 	for _, ok := range ValidationStatuses {
 		if v == ok {
 			return v, nil
 		}
 	}
 	return "", FieldErrorf(field, "%s %q is not one of %s", field, s, joinQuoted(ValidationStatuses))
+}
+
+// asciiLower lower-cases ASCII letters only: "any letter case" means the
+// letters of the allowed values, so Unicode look-alikes that strings.ToLower
+// folds onto them (the Kelvin sign K, the dotted İ) stay refused.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 func joinQuoted[T ~string](vs []T) string {
