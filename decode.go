@@ -60,12 +60,18 @@ func (o object) strList(field string) ([]string, error) {
 	if !ok || isNull(raw) {
 		return []string{}, nil
 	}
-	var l []string
-	if err := json.Unmarshal(raw, &l); err != nil {
+	// Pointers tell a null entry from "": encoding/json leaves a null entry
+	// as "", which would store a file with no name.
+	var ps []*string
+	if err := json.Unmarshal(raw, &ps); err != nil {
 		return nil, FieldErrorf(field, "%s must be a list of strings, got %s", field, jsonKind(raw))
 	}
-	if l == nil {
-		l = []string{}
+	l := make([]string, len(ps))
+	for i, p := range ps {
+		if p == nil {
+			return nil, FieldErrorf(field, "%s must be a list of strings, got null at index %d", field, i)
+		}
+		l[i] = *p
 	}
 	return l, nil
 }
@@ -75,17 +81,19 @@ func (o object) strMap(field string) (map[string]string, error) {
 	if !ok || isNull(raw) {
 		return map[string]string{}, nil
 	}
-	var m map[string]string
-	if err := json.Unmarshal(raw, &m); err != nil {
+	var pm map[string]*string
+	if err := json.Unmarshal(raw, &pm); err != nil {
 		return nil, FieldErrorf(field, "%s must be an object of string values, such as {\"datacenter\": \"dc1\"}, got %s", field, jsonKind(raw))
 	}
-	for k := range m {
+	m := make(map[string]string, len(pm))
+	for k, v := range pm {
 		if k == "" {
 			return nil, FieldErrorf(field, "%s keys must not be empty", field)
 		}
-	}
-	if m == nil {
-		m = map[string]string{}
+		if v == nil {
+			return nil, FieldErrorf(field, "%s values must be strings, got null for %q", field, k)
+		}
+		m[k] = *v
 	}
 	return m, nil
 }
@@ -410,9 +418,10 @@ func (o object) v1() (v1, error) {
 		return v, err
 	}
 	if raw, ok := o["drift_count"]; ok && !isNull(raw) {
-		var n float64
-		if json.Unmarshal(raw, &n) != nil {
-			return v, FieldErrorf("drift_count", "drift_count must be a number, got %s", jsonKind(raw))
+		// It is derived on read, so any JSON number will do; decoding it into
+		// a float64 would refuse numbers out of its range.
+		if k := jsonKind(raw); k != "a number" {
+			return v, FieldErrorf("drift_count", "drift_count must be a number, got %s", k)
 		}
 	}
 	if v.DeployedFiles, err = o.strList("deployed_files"); err != nil {
