@@ -34,7 +34,7 @@ type Outcome struct {
 // v1 update (POST /api/status), which is of the pipeline kind. A pipeline
 // report is the whole truth of the fields it owns: what it omits is reset.
 type PipelineUpdate struct {
-	Source            Source // SourcePipeline or SourceLegacy
+	Source            Source // SourceLegacy, else a pipeline update ("" included)
 	ServerGroup       string
 	Host              string
 	ProjectName       string
@@ -123,7 +123,13 @@ func (u *PipelineUpdate) Apply(cur *Server, now time.Time) Outcome {
 		}
 	}
 	next.PipelineStatus = u.Status
-	return finish(cur, next, now, u.Source)
+	src := u.Source
+	if src != SourceLegacy {
+		// An update built by hand, without Source, is a pipeline update: its
+		// event must not carry an empty source.
+		src = SourcePipeline
+	}
+	return finish(cur, next, now, src)
 }
 
 // Apply implements Update.
