@@ -118,6 +118,12 @@ func parseRecord(key string, raw json.RawMessage, p ParseOptions) (Server, error
 	if err := ValidateIdentifier("host", s.Host); err != nil {
 		return s, err
 	}
+	// v2.0 wrote the key as "server_group/host". A record whose fields name
+	// another server is skipped: taking either side would silently move it,
+	// and two such records could name one server twice in a single import.
+	if s.Key().String() != key {
+		return s, Errorf(EINVALID, "its server_group %q and host %q do not match its key", s.ServerGroup, s.Host)
+	}
 	st, err := o.str("status")
 	if err != nil {
 		return s, err
