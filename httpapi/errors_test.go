@@ -291,3 +291,24 @@ func TestInternalErrorsHideTheirText(t *testing.T) {
 	}
 	mustContain(t, rec.Body.String(), `"status":"unavailable"`, `"error":"database is locked out"`)
 }
+
+// panickyStore panics where a buggy store might.
+type panickyStore struct{ brokenStore }
+
+func (panickyStore) Get(context.Context, gitops.Key) (gitops.Server, error) { panic("boom") }
+
+func TestPanicBecomes500JSON(t *testing.T) {
+	logs := &bytes.Buffer{}
+	h := httpapi.New(httpapi.Config{Store: panickyStore{}, Logger: slog.New(slog.NewTextHandler(logs, nil))}).Handler()
+	req := httptest.NewRequest("GET", "/status/g/h", nil)
+	req.Header.Set("X-Request-Id", "req-panic")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("panic answered %d %q: %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+	if strings.Contains(rec.Body.String(), "boom") {
+		t.Fatalf("panic text leaked: %s", rec.Body)
+	}
+	mustContain(t, logs.String(), "panic serving request", "boom", "request_id=req-panic")
+}

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -185,19 +186,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rw := &responseWriter{ResponseWriter: w, r: r, s: s, id: [1]string{id}}
 	w.Header()[requestIDHeader] = rw.id[:] // one allocation for both
 	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
+		v := recover()
+		if v != nil && v != http.ErrAbortHandler {
 			s.log.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
 				slog.String("request_id", id), slog.String("method", r.Method),
 				slog.String("path", r.URL.Path), slog.Any("panic", v))
-			if rw.code != 0 {
-				panic(http.ErrAbortHandler) // headers are out: cut the answer short
+			if rw.code == 0 {
+				s.writeError(rw, r, fmt.Errorf("panic: %v", v))
+				v = nil
 			}
-			s.writeError(rw, r, gitops.Errorf(gitops.EINTERNAL, "panic"))
 		}
 		s.accessLog(r, rw.code, time.Since(start), id)
+		if v != nil {
+			// The answer is under way: cut it short so the client sees a
+			// broken answer rather than a complete-looking one.
+			panic(http.ErrAbortHandler)
+		}
 	}()
 	s.mux.ServeHTTP(rw, r)
 	if rw.code == 0 {
@@ -286,6 +290,14 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 		w.code = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// Flush sends what was written so far.
+func (w *responseWriter) Flush() {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection.
