@@ -2,10 +2,11 @@
 // API of SPEC §3 (the v2.0 endpoints, the legacy v1 ones and those added
 // beyond the seed) over a gitops.Store.
 //
-// Every route is listed in one function (routes), every JSON answer goes
-// through writeJSON or writeError, and every error is a JSON object
-// {"error": "<sentence>", "field": "<name>"}, also for unknown routes (404)
-// and wrong methods (405, with an Allow header).
+// Every route is listed in one function (routes). Every error answer goes
+// through writeError and is a JSON object {"error": "<sentence>", "field":
+// "<name>"}, also for unknown routes (404) and wrong methods (405, with an
+// Allow header). Every response carries the request id in X-Request-Id: the
+// client's own when it sent a usable one, else a generated one.
 package httpapi
 
 import (
@@ -167,9 +168,6 @@ func (s *Server) routes() []route {
 
 // Handler returns the http.Handler serving the API.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// ServeHTTP serves the API; s.Handler() is the same handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r) }
 
 // requestIDHeader carries the request id both ways.
 const requestIDHeader = "X-Request-Id"
