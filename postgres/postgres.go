@@ -1,0 +1,209 @@
+package postgres
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// OperationTimeout is the longest any store call other than Import waits
+// for the database, also when the caller's context has no deadline: a
+// database that stopped answering (a network partition drops packets
+// rather than refusing them) is then reported as unavailable instead of
+// holding requests forever.
+const OperationTimeout = 30 * time.Second
+
+// ApplicationName is the application_name the store's connections carry
+// unless the URL sets another, so they can be told apart in
+// pg_stat_activity.
+const ApplicationName = "gitops-status"
+
+// Pool defaults applied when the URL does not set them; see the package
+// documentation for sizing.
+const (
+	defaultMaxConns       = 16
+	defaultConnectTimeout = 5 * time.Second
+	defaultPingTimeout    = 5 * time.Second
+	defaultLifetimeJitter = 5 * time.Minute
+)
+
+// Store is a gitops.Store on PostgreSQL. It is safe for concurrent use by
+// many goroutines and by many processes sharing one database; it caches no
+// data, so every call sees every write any process acknowledged before.
+type Store struct {
+	pool       *pgxpool.Pool
+	now        func() time.Time
+	staleAfter time.Duration
+	// password is removed from every error text.
+	password string
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+var _ gitops.Store = (*Store)(nil)
+
+// Open connects to the database at url, applies the migrations it lacks
+// and returns the store. opts.Now is the store's clock (nil means time.Now)
+// and opts.StaleAfter the global staleness threshold (0 turns it off).
+//
+// Returns EINVALID when url cannot be read and EUNAVAILABLE when the
+// database cannot be reached, with a one-line message that never contains
+// the password; EINTERNAL when a migration fails.
+func Open(ctx context.Context, url string, opts gitops.StoreOptions) (*Store, error) {
+	cfg, err := poolConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	pw := cfg.ConnConfig.Password
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, dbError("opening the connection pool", pw, err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, dbError("connecting", pw, err)
+	}
+	_, err = migrate(ctx, conn.Conn())
+	conn.Release()
+	if err != nil {
+		pool.Close()
+		return nil, dbError("applying migrations", pw, err)
+	}
+	return &Store{pool: pool, now: opts.Clock(), staleAfter: opts.StaleAfter, password: pw}, nil
+}
+
+// Migrate connects to the database at url, applies the migrations it lacks
+// and returns how many it applied (0 when the schema was up to date). It is
+// safe to run while replicas run and start. Errors are as Open's.
+func Migrate(ctx context.Context, url string) (applied int, err error) {
+	cfg, err := poolConfig(url)
+	if err != nil {
+		return 0, err
+	}
+	pw := cfg.ConnConfig.Password
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
+	if err != nil {
+		return 0, dbError("connecting", pw, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	n, err := migrate(ctx, conn)
+	return n, dbError("applying migrations", pw, err)
+}
+
+// poolConfig reads url and fills in the store's defaults where it is
+// silent (see the package documentation).
+func poolConfig(rawURL string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		// pgx masks recognisable passwords; mask the one url.Parse finds
+		// too, in case the string confused pgx.
+		msg := oneLine(err)
+		if u, uerr := url.Parse(rawURL); uerr == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				msg = redact(msg, pw)
+			}
+		}
+		return nil, gitops.Errorf(gitops.EINVALID, "the database URL is not valid: %s", msg)
+	}
+	// pgxpool removes its own pool_* settings after reading them, so look
+	// for them in the string itself.
+	if !strings.Contains(rawURL, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
+	if !strings.Contains(rawURL, "pool_ping_timeout") {
+		cfg.PingTimeout = defaultPingTimeout
+	}
+	if !strings.Contains(rawURL, "pool_max_conn_lifetime_jitter") {
+		cfg.MaxConnLifetimeJitter = defaultLifetimeJitter
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = ApplicationName
+	}
+	return cfg, nil
+}
+
+// Close waits for calls in flight to release their connections, then
+// closes the pool. Every method called after Close returns EUNAVAILABLE.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.pool.Close()
+	})
+	return nil
+}
+
+// Ping reports whether the database answers. Returns EUNAVAILABLE.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.read(ctx, "pinging the database", func(ctx context.Context) error {
+		return s.pool.Ping(ctx)
+	})
+}
+
+// clock is the store's clock at the microsecond precision times are stored
+// at, so IsStale and the SQL stale filter compare the same numbers.
+func (s *Store) clock() time.Time { return gitops.Now(s.now()) }
+
+// err turns err into the error a method returns (see dbError). A lost
+// connection also discards the pool's idle connections: whatever killed
+// one (a restart, a failover, pg_terminate_backend) most likely killed the
+// others, and the next calls should not each find that out the hard way.
+func (s *Store) err(doing string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if s.closed.Load() {
+		return errClosed()
+	}
+	s.lost(err)
+	return dbError(doing, s.password, err)
+}
+
+// lost reports whether err is a lost connection and, when it is, resets
+// the pool (see err).
+func (s *Store) lost(err error) bool {
+	if !connLost(err) {
+		return false
+	}
+	s.pool.Reset()
+	return true
+}
+
+// read runs fn, which only reads, under OperationTimeout, and once more on
+// a new connection when its connection turned out to be dead: repeating a
+// read is always safe. fn must set its results afresh on each run.
+func (s *Store) read(ctx context.Context, doing string, fn func(ctx context.Context) error) error {
+	if s.closed.Load() {
+		return errClosed()
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	err := fn(ctx)
+	if err != nil && ctx.Err() == nil && s.lost(err) {
+		err = fn(ctx)
+	}
+	return s.err(doing, err)
+}
+
+// rollback ends the transaction c may be in. It is best effort: when it
+// fails the connection is broken, and releasing it to the pool destroys it
+// because it is not idle, which also ends the transaction.
+func rollback(c *pgx.Conn) {
+	if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = c.Exec(ctx, "ROLLBACK")
+}
