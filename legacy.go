@@ -34,13 +34,21 @@ func V1View(s *Server) V1Status {
 }
 
 // PickLegacyHost chooses the server GET /api/status?server=HOST shows among
-// the servers named host: the one in the legacy group if there is one, else
-// the most recently updated. ok is false when candidates is empty.
+// the servers named host: the one in the legacy group if there is one; with
+// no legacy group configured, the one the legacy API wrote most recently;
+// else the most recently updated. ok is false when candidates is empty.
 func PickLegacyHost(candidates []Server, legacyGroup string) (s Server, ok bool) {
+	var legacy Server
 	for _, c := range candidates {
 		if legacyGroup != "" && c.ServerGroup == legacyGroup {
 			return c, true
 		}
+		if c.LegacyWrittenAt.After(legacy.LegacyWrittenAt) {
+			legacy = c
+		}
+	}
+	if legacyGroup == "" && !legacy.LegacyWrittenAt.IsZero() {
+		return legacy, true
 	}
 	for i, c := range candidates {
 		if i == 0 || c.Timestamp.After(s.Timestamp) {

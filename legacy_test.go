@@ -89,6 +89,11 @@ func TestPickLegacyHost(t *testing.T) {
 	srv := func(group string, ts time.Duration) gitops.Server {
 		return gitops.Server{ServerGroup: group, Host: "lab", Timestamp: at(ts)}
 	}
+	legacySrv := func(group string, ts, legacyAt time.Duration) gitops.Server {
+		s := srv(group, ts)
+		s.LegacyWrittenAt = at(legacyAt)
+		return s
+	}
 	tests := []struct {
 		name        string
 		candidates  []gitops.Server
@@ -102,6 +107,7 @@ func TestPickLegacyHost(t *testing.T) {
 		{"no legacy group configured: newest", []gitops.Server{srv("a", 0), srv("b", time.Hour), srv("c", -time.Hour)}, "", "b", true},
 		{"legacy group absent: newest", []gitops.Server{srv("a", time.Hour), srv("b", 0)}, "legacy", "a", true},
 		{"tie: first", []gitops.Server{srv("a", 0), srv("b", 0)}, "", "a", true},
+		{"no legacy group configured: last written by the legacy API wins over newer", []gitops.Server{legacySrv("rsyslog", -time.Hour, -time.Hour), legacySrv("old", -2*time.Hour, -2*time.Hour), srv("other", time.Hour)}, "", "rsyslog", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	gitops "github.com/gitops-status/gitops-status"
 	"io"
 	"os"
 	"path/filepath"
@@ -59,6 +60,11 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 }
 
 func (c *serveConfig) validate() error {
+	if c.LegacyGroup != "" {
+		if err := gitops.ValidateIdentifier("--legacy-group", c.LegacyGroup); err != nil {
+			return usageError{gitops.ErrorMessage(err)}
+		}
+	}
 	if c.ImportFile == "" {
 		c.ImportFile = filepath.Join(c.DataDir, "status.json")
 	}

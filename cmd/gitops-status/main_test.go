@@ -48,6 +48,7 @@ type proc struct {
 	stderr *syncBuffer
 	done   chan struct{}
 	err    error
+	addr   chan string
 }
 
 type syncBuffer struct {
@@ -67,16 +68,24 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)|"msg":"listening","addr":"([^"]+)"`)
 
 // startServe starts the binary with serve on a free loopback port and waits
 // until it listens. extraEnv entries are added to the environment.
 func startServe(t *testing.T, extraEnv []string, args ...string) *proc {
 	t.Helper()
+	p := launch(t, extraEnv, args...)
+	p.waitListening()
+	return p
+}
+
+// launch starts serve without waiting, so several replicas can start at once.
+func launch(t *testing.T, extraEnv []string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), extraEnv...)
 	pr, pw := io.Pipe()
-	p := &proc{t: t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{}), addr: make(chan string, 1)}
 	cmd.Stderr = io.MultiWriter(pw, p.stderr)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -86,27 +95,30 @@ func startServe(t *testing.T, extraEnv []string, args ...string) *proc {
 		pw.Close()
 		close(p.done)
 	}()
-	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+				p.addr <- m[1] + m[2]
 				break
 			}
 		}
 		io.Copy(io.Discard, pr)
 	}()
 	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *proc) waitListening() {
+	p.t.Helper()
 	select {
-	case a := <-addr:
+	case a := <-p.addr:
 		p.URL = "http://" + a
 	case <-p.done:
-		t.Fatalf("gitops-status exited before listening: %v\n%s", p.err, p.stderr)
+		p.t.Fatalf("gitops-status exited before listening: %v\n%s", p.err, p.stderr)
 	case <-time.After(20 * time.Second):
-		t.Fatalf("gitops-status did not listen within 20s\n%s", p.stderr)
+		p.t.Fatalf("gitops-status did not listen within 20s\n%s", p.stderr)
 	}
-	return p
 }
 
 func (p *proc) kill() {

@@ -5,15 +5,19 @@ import (
 	"fmt"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/postgres"
 )
 
 func openPostgres(ctx context.Context, url string, opts gitops.StoreOptions) (gitops.Store, error) {
 	if !isPostgresURL(url) {
-		return nil, fmt.Errorf("--database-url must start with postgres:// or postgresql://")
+		return nil, fmt.Errorf("--database-url must be a postgres:// or postgresql:// URL")
 	}
-	return nil, fmt.Errorf("PostgreSQL support is not built yet")
+	return postgres.Open(ctx, url, opts)
 }
 
 func migratePostgres(ctx context.Context, url string) (int, error) {
-	return 0, fmt.Errorf("PostgreSQL support is not built yet")
+	if !isPostgresURL(url) {
+		return 0, fmt.Errorf("--database-url must be a postgres:// or postgresql:// URL")
+	}
+	return postgres.Migrate(ctx, url)
 }
