@@ -137,34 +137,41 @@ func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int
 		args = append(args[:len(args):len(args)], limit, max(f.Offset, 0))
 	}
 
-	// Rows and count come from one read transaction, so they agree.
+	// Count and rows come from one read transaction, so they agree; the
+	// count also sizes the result, which saves regrowing a slice of
+	// thousands of records.
 	tx, err := s.readDB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, 0, dbError("listing servers", err)
 	}
 	defer tx.Rollback()
+	var total int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM servers`+w.String(), w.args...).Scan(&total); err != nil {
+		return nil, 0, dbError("counting servers", err)
+	}
+	size := max(total-max(f.Offset, 0), 0)
+	if f.Limit > 0 {
+		size = min(size, f.Limit)
+	}
+	servers := make([]gitops.Server, 0, size)
+	if size == 0 {
+		return servers, total, nil
+	}
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, dbError("listing servers", err)
 	}
 	defer rows.Close()
-	servers := []gitops.Server{}
 	for rows.Next() {
-		var sv gitops.Server
-		if err := scanServer(rows, &sv); err != nil {
+		servers = append(servers, gitops.Server{})
+		sv := &servers[len(servers)-1]
+		if err := scanServer(rows, sv); err != nil {
 			return nil, 0, dbError("listing servers", err)
 		}
 		sv.Stale = sv.IsStale(now, s.staleAfter)
-		servers = append(servers, sv)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, dbError("listing servers", err)
-	}
-	total := len(servers)
-	if paged {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM servers`+w.String(), w.args...).Scan(&total); err != nil {
-			return nil, 0, dbError("counting servers", err)
-		}
 	}
 	return servers, total, nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
@@ -60,60 +61,103 @@ func (n nullTime) Scan(v any) error {
 	return nil
 }
 
-// jsonCol reads a JSON text column into dst, with fast paths for the
-// empty list and map, which most rows hold.
+// jsonCol reads a JSON text column into dst, a *[]string or a
+// *map[string]string, never leaving nil behind.
 type jsonCol struct{ dst any }
 
 func (j jsonCol) Scan(v any) error {
-	var b []byte
+	var b string
 	switch v := v.(type) {
 	case string:
-		b = []byte(v)
-	case []byte:
 		b = v
+	case []byte:
+		b = string(v)
 	case nil:
 	default:
 		return fmt.Errorf("JSON column holds %T, want text", v)
 	}
 	switch dst := j.dst.(type) {
 	case *[]string:
-		if len(b) == 0 || string(b) == "[]" || string(b) == "null" {
-			*dst = []string{}
-			return nil
-		}
-		if err := json.Unmarshal(b, dst); err != nil {
-			return err
-		}
-		if *dst == nil {
-			*dst = []string{}
-		}
+		l, err := decodeList(b)
+		*dst = l
+		return err
 	case *map[string]string:
-		if len(b) == 0 || string(b) == "{}" || string(b) == "null" {
-			*dst = map[string]string{}
-			return nil
-		}
-		if err := json.Unmarshal(b, dst); err != nil {
-			return err
-		}
-		if *dst == nil {
-			*dst = map[string]string{}
-		}
+		m, err := decodeMap(b)
+		*dst = m
+		return err
 	}
-	return nil
+	return fmt.Errorf("JSON column into %T", j.dst)
+}
+
+// decodeList reads what jsonList wrote. encoding/json dominates the cost
+// of listing thousands of servers, so the common case takes a fast path:
+// json.Marshal escapes every quote, so a text without a backslash holds no
+// quote inside its strings, and splitting on `","` is exact.
+func decodeList(b string) ([]string, error) {
+	switch {
+	case b == "" || b == "[]" || b == "null":
+		return []string{}, nil
+	case len(b) >= 4 && b[:2] == `["` && b[len(b)-2:] == `"]` && !strings.ContainsRune(b, '\\'):
+		return strings.Split(b[2:len(b)-2], `","`), nil
+	}
+	l := []string{}
+	if err := json.Unmarshal([]byte(b), &l); err != nil {
+		return []string{}, err
+	}
+	if l == nil {
+		l = []string{}
+	}
+	return l, nil
+}
+
+// decodeMap reads what jsonMap wrote, with decodeList's fast path.
+func decodeMap(b string) (map[string]string, error) {
+	switch {
+	case b == "" || b == "{}" || b == "null":
+		return map[string]string{}, nil
+	case len(b) >= 7 && b[:2] == `{"` && b[len(b)-2:] == `"}` && !strings.ContainsRune(b, '\\'):
+		pairs := strings.Split(b[2:len(b)-2], `","`)
+		m := make(map[string]string, len(pairs))
+		for _, p := range pairs {
+			k, v, ok := strings.Cut(p, `":"`)
+			if !ok {
+				return decodeMapSlow(b)
+			}
+			m[k] = v
+		}
+		return m, nil
+	}
+	return decodeMapSlow(b)
+}
+
+func decodeMapSlow(b string) (map[string]string, error) {
+	m := map[string]string{}
+	if err := json.Unmarshal([]byte(b), &m); err != nil {
+		return map[string]string{}, err
+	}
+	if m == nil {
+		m = map[string]string{}
+	}
+	return m, nil
 }
 
 func scanServer(sc scanner, s *gitops.Server, extra ...any) error {
+	// Enums scan into plain strings: database/sql converts to named string
+	// types by reflection, which costs when listing thousands of rows.
+	var status, validation, source, pipelineStatus, driftStatus string
 	var imported int64
 	dest := []any{
 		&s.ServerGroup, &s.Host, &s.ProjectName, &s.RepoName, &s.ServerType, &s.Environment,
-		&s.Status, jsonCol{&s.ChangedFiles}, &s.ValidationStatus, &s.ValidationMessage, &s.CommitSHA, &s.Branch, &s.UpdatedBy,
+		&status, jsonCol{&s.ChangedFiles}, &validation, &s.ValidationMessage, &s.CommitSHA, &s.Branch, &s.UpdatedBy,
 		nullTime{&s.LastPipelineRun}, nullTime{&s.LastCronCheck}, nullTime{&s.Timestamp}, nullTime{&s.StatusSince},
-		&s.LastSource, jsonCol{&s.Labels}, &s.PipelineStatus, &s.DriftStatus, &s.StaleAfter,
+		&source, jsonCol{&s.Labels}, &pipelineStatus, &driftStatus, &s.StaleAfter,
 		nullTime{&s.PipelineReportedAt}, nullTime{&s.CronReportedAt}, nullTime{&s.LegacyWrittenAt}, &imported,
 	}
 	if err := sc.Scan(append(dest, extra...)...); err != nil {
 		return err
 	}
+	s.Status, s.ValidationStatus, s.LastSource = gitops.Status(status), gitops.ValidationStatus(validation), gitops.Source(source)
+	s.PipelineStatus, s.DriftStatus = gitops.Status(pipelineStatus), gitops.Status(driftStatus)
 	s.Imported = imported != 0
 	return nil
 }

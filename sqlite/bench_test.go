@@ -1,0 +1,138 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/sqlite"
+)
+
+// benchClients is how many concurrent callers per GOMAXPROCS the write
+// benchmarks simulate: HTTP handlers from many pipelines and cron checks,
+// far more than the machine has cores.
+const benchClients = 32
+
+func benchHost(i int) string { return fmt.Sprintf("host-%05d", i) }
+
+// seededStore opens a store in a new file holding n servers in one group,
+// written through Import as a first start would.
+func seededStore(b *testing.B, n int) *sqlite.Store {
+	b.Helper()
+	s := mustOpen(b, filepath.Join(b.TempDir(), "status.db"), gitops.StoreOptions{StaleAfter: time.Hour})
+	now := gitops.Now(time.Now())
+	servers := make([]gitops.Server, n)
+	for i := range servers {
+		servers[i] = gitops.Server{
+			ServerGroup: "rsyslog-prod", Host: benchHost(i), ProjectName: "infra", RepoName: "rsyslog-config",
+			ServerType: "rsyslog", Environment: "prod", Status: gitops.StatusSynced,
+			ChangedFiles:     []string{"rsyslog.conf", "rsyslog.d/50-remote.conf", "rsyslog.d/10-local.conf"},
+			ValidationStatus: gitops.ValidationPassed, CommitSHA: fmt.Sprintf("%040x", i), Branch: "main",
+			UpdatedBy: "woodpecker", LastPipelineRun: now, Timestamp: now, StatusSince: now,
+			LastSource: gitops.SourcePipeline, PipelineStatus: gitops.StatusSynced,
+			Labels: map[string]string{"datacenter": "dc1"}, Imported: true,
+		}
+	}
+	if _, err := s.Import(context.Background(), servers, gitops.ImportReplace); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// benchWrites runs b.N updates from many concurrent callers, each on the
+// next host in turn, so concurrent updates touch distinct servers.
+func benchWrites(b *testing.B, servers int, update func(host string, i int64) gitops.Update) {
+	s := seededStore(b, servers)
+	ctx := context.Background()
+	var next atomic.Int64
+	b.SetParallelism(benchClients)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			if _, err := s.Apply(ctx, update(benchHost(int(i%int64(servers))), i)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+}
+
+// BenchmarkApplyPipelineParallel measures durable pipeline updates, each
+// a realistic deploy report (new commit, three changed files) that writes
+// an event, against 1,000 and 10,000 stored servers.
+func BenchmarkApplyPipelineParallel(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
+			benchWrites(b, n, func(host string, i int64) gitops.Update {
+				return &gitops.PipelineUpdate{
+					Source: gitops.SourcePipeline, ServerGroup: "rsyslog-prod", Host: host,
+					ProjectName: "infra", RepoName: "rsyslog-config", ServerType: "rsyslog", Environment: "prod",
+					Status:           gitops.StatusSynced,
+					ChangedFiles:     []string{"rsyslog.conf", "rsyslog.d/50-remote.conf", "rsyslog.d/10-local.conf"},
+					ValidationStatus: gitops.ValidationPassed, ValidationMessage: "rsyslogd -N1 ok",
+					CommitSHA: fmt.Sprintf("%040x", i), Branch: "main", UpdatedBy: "woodpecker",
+					Labels: map[string]string{"datacenter": "dc1"},
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkApplyCronParallel measures durable drift checks; one in ten
+// reports drift, so most repeat the state and write no event, as in
+// production.
+func BenchmarkApplyCronParallel(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
+			benchWrites(b, n, func(host string, i int64) gitops.Update {
+				u := &gitops.CronUpdate{ServerGroup: "rsyslog-prod", Host: host, Status: gitops.StatusSynced,
+					ChangedFiles: []string{"rsyslog.conf", "rsyslog.d/50-remote.conf", "rsyslog.d/10-local.conf"}}
+				if i%10 == 0 {
+					u.Status, u.ChangedFiles = gitops.StatusOutOfSync, []string{"rsyslog.conf"}
+				}
+				return u
+			})
+		})
+	}
+}
+
+// BenchmarkGet measures parallel reads of one server among 10,000.
+func BenchmarkGet(b *testing.B) {
+	const n = 10000
+	s := seededStore(b, n)
+	ctx := context.Background()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(7919) // a prime stride spreads reads over the table
+			if _, err := s.Get(ctx, gitops.Key{ServerGroup: "rsyslog-prod", Host: benchHost(int(i % n))}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkList10k measures listing every one of 10,000 servers, as
+// Grafana's GET /status does.
+func BenchmarkList10k(b *testing.B) {
+	s := seededStore(b, 10000)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		l, _, err := s.List(ctx, gitops.Filter{})
+		if err != nil || len(l) != 10000 {
+			b.Fatalf("List: %d servers, %v", len(l), err)
+		}
+	}
+}
