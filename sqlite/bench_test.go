@@ -45,11 +45,11 @@ func seededStore(b *testing.B, n int) *sqlite.Store {
 
 // benchWrites runs b.N updates from many concurrent callers, each on the
 // next host in turn, so concurrent updates touch distinct servers.
-func benchWrites(b *testing.B, servers int, update func(host string, i int64) gitops.Update) {
+func benchWrites(b *testing.B, servers, clientsPerProc int, update func(host string, i int64) gitops.Update) {
 	s := seededStore(b, servers)
 	ctx := context.Background()
 	var next atomic.Int64
-	b.SetParallelism(benchClients)
+	b.SetParallelism(clientsPerProc)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -70,18 +70,27 @@ func benchWrites(b *testing.B, servers int, update func(host string, i int64) gi
 func BenchmarkApplyPipelineParallel(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
-			benchWrites(b, n, func(host string, i int64) gitops.Update {
-				return &gitops.PipelineUpdate{
-					Source: gitops.SourcePipeline, ServerGroup: "rsyslog-prod", Host: host,
-					ProjectName: "infra", RepoName: "rsyslog-config", ServerType: "rsyslog", Environment: "prod",
-					Status:           gitops.StatusSynced,
-					ChangedFiles:     []string{"rsyslog.conf", "rsyslog.d/50-remote.conf", "rsyslog.d/10-local.conf"},
-					ValidationStatus: gitops.ValidationPassed, ValidationMessage: "rsyslogd -N1 ok",
-					CommitSHA: fmt.Sprintf("%040x", i), Branch: "main", UpdatedBy: "woodpecker",
-					Labels: map[string]string{"datacenter": "dc1"},
-				}
-			})
+			benchWrites(b, n, benchClients, pipelineUpdate)
 		})
+	}
+}
+
+// BenchmarkApplyPipelineFewClients is BenchmarkApplyPipelineParallel with
+// one caller per GOMAXPROCS: batches stay tiny, so it measures the
+// latency of a durable commit (an fsync) rather than throughput.
+func BenchmarkApplyPipelineFewClients(b *testing.B) {
+	benchWrites(b, 10000, 1, pipelineUpdate)
+}
+
+func pipelineUpdate(host string, i int64) gitops.Update {
+	return &gitops.PipelineUpdate{
+		Source: gitops.SourcePipeline, ServerGroup: "rsyslog-prod", Host: host,
+		ProjectName: "infra", RepoName: "rsyslog-config", ServerType: "rsyslog", Environment: "prod",
+		Status:           gitops.StatusSynced,
+		ChangedFiles:     []string{"rsyslog.conf", "rsyslog.d/50-remote.conf", "rsyslog.d/10-local.conf"},
+		ValidationStatus: gitops.ValidationPassed, ValidationMessage: "rsyslogd -N1 ok",
+		CommitSHA: fmt.Sprintf("%040x", i), Branch: "main", UpdatedBy: "woodpecker",
+		Labels: map[string]string{"datacenter": "dc1"},
 	}
 }
 
@@ -91,7 +100,7 @@ func BenchmarkApplyPipelineParallel(b *testing.B) {
 func BenchmarkApplyCronParallel(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
-			benchWrites(b, n, func(host string, i int64) gitops.Update {
+			benchWrites(b, n, benchClients, func(host string, i int64) gitops.Update {
 				u := &gitops.CronUpdate{ServerGroup: "rsyslog-prod", Host: host, Status: gitops.StatusSynced,
 					ChangedFiles: []string{"rsyslog.conf", "rsyslog.d/50-remote.conf", "rsyslog.d/10-local.conf"}}
 				if i%10 == 0 {

@@ -31,6 +31,15 @@ func (s *Store) staleArgs(now time.Time) []any {
 // at, so IsStale and staleExpr compare the same numbers.
 func (s *Store) clock() time.Time { return gitops.Now(s.now()) }
 
+// readError is dbError for reads, which may race with Close: a read that
+// fails because the store closed under it says so.
+func (s *Store) readError(doing string, err error) error {
+	if err != nil && s.closed.Load() {
+		return errClosed()
+	}
+	return dbError(doing, err)
+}
+
 // Get returns one server with Stale filled in. Returns ENOTFOUND,
 // EUNAVAILABLE, EINTERNAL.
 func (s *Store) Get(ctx context.Context, k gitops.Key) (gitops.Server, error) {
@@ -43,7 +52,7 @@ func (s *Store) Get(ctx context.Context, k gitops.Key) (gitops.Server, error) {
 		return gitops.Server{}, notFound(k)
 	}
 	if err != nil {
-		return gitops.Server{}, dbError("reading server "+k.String(), err)
+		return gitops.Server{}, s.readError("reading server "+k.String(), err)
 	}
 	sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
 	return sv, nil
@@ -64,7 +73,7 @@ func (s *Store) LegacyLatest(ctx context.Context) (gitops.Server, error) {
 			continue
 		}
 		if err != nil {
-			return gitops.Server{}, dbError("reading the legacy server", err)
+			return gitops.Server{}, s.readError("reading the legacy server", err)
 		}
 		sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
 		return sv, nil
@@ -142,12 +151,12 @@ func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int
 	// thousands of records.
 	tx, err := s.readDB.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, 0, dbError("listing servers", err)
+		return nil, 0, s.readError("listing servers", err)
 	}
 	defer tx.Rollback()
 	var total int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM servers`+w.String(), w.args...).Scan(&total); err != nil {
-		return nil, 0, dbError("counting servers", err)
+		return nil, 0, s.readError("counting servers", err)
 	}
 	size := max(total-max(f.Offset, 0), 0)
 	if f.Limit > 0 {
@@ -159,19 +168,19 @@ func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int
 	}
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, 0, dbError("listing servers", err)
+		return nil, 0, s.readError("listing servers", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		servers = append(servers, gitops.Server{})
 		sv := &servers[len(servers)-1]
 		if err := scanServer(rows, sv); err != nil {
-			return nil, 0, dbError("listing servers", err)
+			return nil, 0, s.readError("listing servers", err)
 		}
 		sv.Stale = sv.IsStale(now, s.staleAfter)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, dbError("listing servers", err)
+		return nil, 0, s.readError("listing servers", err)
 	}
 	return servers, total, nil
 }
@@ -212,19 +221,19 @@ func (s *Store) Events(ctx context.Context, f gitops.EventFilter) ([]gitops.Even
 	}
 	rows, err := s.readDB.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, dbError("reading events", err)
+		return nil, s.readError("reading events", err)
 	}
 	defer rows.Close()
 	events := []gitops.Event{}
 	for rows.Next() {
 		var e gitops.Event
 		if err := scanEvent(rows, &e); err != nil {
-			return nil, dbError("reading events", err)
+			return nil, s.readError("reading events", err)
 		}
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError("reading events", err)
+		return nil, s.readError("reading events", err)
 	}
 	return events, nil
 }

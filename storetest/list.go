@@ -215,6 +215,9 @@ func (h *harness) testStale(t *testing.T) {
 					t.Errorf("List(stale=%v) = %q (total %d), want %q", c.stale, hosts, n, c.want)
 				}
 			}
+			if s, err := e.s.LegacyLatest(e.ctx); err != nil || s.Stale != isStale["never-reported"] {
+				t.Errorf("LegacyLatest = %s with stale %v, %v; want g/never-reported with stale %v", s.Key(), s.Stale, err, isStale["never-reported"])
+			}
 			got, n := e.list(gitops.Filter{Stale: boolptr(false), Limit: 1, Offset: 1})
 			if len(got) != 1 || got[0].Host != wantFresh[1] || n != len(wantFresh) {
 				t.Errorf("List(stale=false, limit 1, offset 1) = %q (total %d), want [g/%s] (total %d)", keys(got), n, wantFresh[1], len(wantFresh))
