@@ -51,11 +51,10 @@ type Store struct {
 	now        func() time.Time
 	staleAfter time.Duration
 
-	readDB   *sql.DB
-	writeDB  *sql.DB
-	getStmt  *sql.Stmt
-	legacyWS *sql.Stmt
-	legacyIS *sql.Stmt
+	readDB  *sql.DB // pool of query_only connections
+	writeDB *sql.DB // the writer's one connection
+	// Prepared on the readers' pool for the hot single-row reads.
+	getStmt, legacyWS, legacyIS *sql.Stmt
 
 	w *writer
 
@@ -63,7 +62,7 @@ type Store struct {
 	// for reading, Close for writing.
 	mu     sync.RWMutex
 	closed atomic.Bool
-	// closeErr is what the first Close returned.
+	// closeErr is what the first Close returned; later calls return it too.
 	closeOnce sync.Once
 	closeErr  error
 }

@@ -129,8 +129,13 @@ func (w *writer) runBatch(batch []*request, errs []error) {
 		return
 	}
 	if _, err := w.begin.ExecContext(bg); err != nil {
-		failAll(batch, errs, dbError("starting a write transaction", err))
-		return
+		// A transaction a failed ROLLBACK left open would refuse every
+		// later BEGIN: end it and try once more.
+		_, _ = w.rollback.ExecContext(bg)
+		if _, err := w.begin.ExecContext(bg); err != nil {
+			failAll(batch, errs, dbError("starting a write transaction", err))
+			return
+		}
 	}
 	for i, r := range batch {
 		if errs[i] != nil {
