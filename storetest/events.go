@@ -110,7 +110,7 @@ func (h *harness) testEvents(t *testing.T) {
 func eventTimes(evs []gitops.Event) string {
 	s := ""
 	for _, ev := range evs {
-		s += fmt.Sprintf("%s/%s@%s ", ev.ServerGroup, ev.Host, ev.Time.Format("15:04:05.000000"))
+		s += fmt.Sprintf("%s/%s@%s ", ev.ServerGroup, ev.Host, ev.Time.UTC().Format("15:04:05.000000"))
 	}
 	return s
 }

@@ -21,14 +21,12 @@ import (
 	gitops "github.com/gitops-status/gitops-status"
 )
 
-// Opener returns a fresh, empty store built with opts. It registers the
-// store's cleanup (Close, dropping a database) on t itself.
-type Opener func(t *testing.T, opts gitops.StoreOptions) gitops.Store
-
-// Run runs the conformance suite against the stores open returns. Each
-// subtest opens its own store with its own clock (a Clock) and global
-// staleness threshold, and the suite never runs subtests in parallel, so an
-// opener may reuse one database by emptying it.
+// Run runs the conformance suite against the stores open returns. open
+// returns a fresh, empty store built with opts and registers its cleanup
+// (Close, dropping a database) on t itself. Each subtest opens its own
+// store with its own clock (a Clock) and global staleness threshold, and
+// the suite never runs subtests in parallel, so an opener may reuse one
+// database by emptying it (servers, events and the record of an import).
 //
 // Beyond the gitops.Store contract, the suite expects a store to read its
 // clock while it holds the server being updated, so that the times an
