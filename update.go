@@ -83,12 +83,21 @@ func (u *CronUpdate) Key() Key { return Key{u.ServerGroup, u.Host} }
 // Now truncates a clock reading to what every store keeps: microseconds, UTC.
 func Now(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
+// truncate is Now for times that may be unset.
+func truncate(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return Now(t)
+}
+
 // Apply implements Update.
 func (u *PipelineUpdate) Apply(cur *Server, now time.Time) Outcome {
 	now = Now(now)
-	if cur != nil && !u.ReportedAt.IsZero() && !cur.PipelineReportedAt.IsZero() && u.ReportedAt.Before(cur.PipelineReportedAt) {
+	reportedAt := truncate(u.ReportedAt)
+	if cur != nil && !reportedAt.IsZero() && !cur.PipelineReportedAt.IsZero() && reportedAt.Before(cur.PipelineReportedAt) {
 		return notApplied(cur, fmt.Sprintf("update not applied: its reported_at %s is earlier than that of the last applied pipeline update (%s)",
-			FormatTime(u.ReportedAt), FormatTime(cur.PipelineReportedAt)))
+			FormatTime(reportedAt), FormatTime(cur.PipelineReportedAt)))
 	}
 	var next Server
 	if cur != nil {
@@ -111,7 +120,7 @@ func (u *PipelineUpdate) Apply(cur *Server, now time.Time) Outcome {
 	next.UpdatedBy = u.UpdatedBy
 	next.Labels = nonNilMap(u.Labels)
 	next.StaleAfter = u.StaleAfter
-	next.PipelineReportedAt = u.ReportedAt
+	next.PipelineReportedAt = reportedAt
 	next.LastPipelineRun = now
 	next.LastSource = SourcePipeline
 	if u.Source == SourceLegacy {
@@ -119,7 +128,7 @@ func (u *PipelineUpdate) Apply(cur *Server, now time.Time) Outcome {
 		next.LegacyWrittenAt = now
 		next.Imported = false
 		if !u.LastCheck.IsZero() {
-			next.LastPipelineRun = u.LastCheck
+			next.LastPipelineRun = truncate(u.LastCheck)
 		}
 	}
 	next.PipelineStatus = u.Status
@@ -135,14 +144,15 @@ func (u *PipelineUpdate) Apply(cur *Server, now time.Time) Outcome {
 // Apply implements Update.
 func (u *CronUpdate) Apply(cur *Server, now time.Time) Outcome {
 	now = Now(now)
-	if cur != nil && !u.ReportedAt.IsZero() {
-		if !cur.LastPipelineRun.IsZero() && u.ReportedAt.Before(cur.LastPipelineRun) {
+	reportedAt := truncate(u.ReportedAt)
+	if cur != nil && !reportedAt.IsZero() {
+		if !cur.LastPipelineRun.IsZero() && reportedAt.Before(cur.LastPipelineRun) {
 			return notApplied(cur, fmt.Sprintf("update not applied: its reported_at %s is earlier than the last pipeline run (%s), so the check may have seen the state before that deployment",
-				FormatTime(u.ReportedAt), FormatTime(cur.LastPipelineRun)))
+				FormatTime(reportedAt), FormatTime(cur.LastPipelineRun)))
 		}
-		if !cur.CronReportedAt.IsZero() && u.ReportedAt.Before(cur.CronReportedAt) {
+		if !cur.CronReportedAt.IsZero() && reportedAt.Before(cur.CronReportedAt) {
 			return notApplied(cur, fmt.Sprintf("update not applied: its reported_at %s is earlier than that of the last applied cron update (%s)",
-				FormatTime(u.ReportedAt), FormatTime(cur.CronReportedAt)))
+				FormatTime(reportedAt), FormatTime(cur.CronReportedAt)))
 		}
 	}
 	var next Server
@@ -163,7 +173,7 @@ func (u *CronUpdate) Apply(cur *Server, now time.Time) Outcome {
 	next.Status = u.Status
 	next.ChangedFiles = nonNilList(u.ChangedFiles)
 	next.LastCronCheck = now
-	next.CronReportedAt = u.ReportedAt
+	next.CronReportedAt = reportedAt
 	next.DriftStatus = u.Status
 	next.LastSource = SourceCron
 	if u.StaleAfter != nil {
