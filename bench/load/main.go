@@ -23,8 +23,9 @@
 // The service is built with `go build ./cmd/gitops-status` unless -bin
 // names a binary. PostgreSQL runs use the database -pg-db on the server of
 // -pg-url, which must exist (`createdb gitops_bench`); servers an earlier
-// run left there are deleted through the API first. When nothing listens at
-// the default -pg-url, PostgreSQL is skipped.
+// run left there are deleted through the API first, so two runs must not
+// share the database at once. When nothing listens at the default -pg-url,
+// or the service cannot start with it, PostgreSQL is skipped.
 package main
 
 import (
