@@ -312,12 +312,6 @@ type record struct {
 	CronReportedAt     Time              `json:"cron_reported_at"`
 }
 
-type recordView struct {
-	record
-	Stale             bool `json:"stale"`
-	ChangedFilesCount int  `json:"changed_files_count"`
-}
-
 func (s *Server) record() record {
 	files := s.ChangedFiles
 	if files == nil {
@@ -356,9 +350,9 @@ func (s *Server) record() record {
 }
 
 // MarshalJSON writes the record as every record response carries it,
-// including the computed stale and changed_files_count.
+// including the computed stale and changed_files_count (see AppendJSON).
 func (s Server) MarshalJSON() ([]byte, error) {
-	return json.Marshal(recordView{record: s.record(), Stale: s.Stale, ChangedFilesCount: len(s.ChangedFiles)})
+	return s.AppendJSON(make([]byte, 0, 1024)), nil
 }
 
 // ExportRecord returns the record as the v2 document stores it: every

@@ -1,0 +1,152 @@
+package gitops
+
+import (
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the record as every response carries it: the stored
+// fields, then the computed stale and changed_files_count. It writes the
+// same JSON as json.Marshal would, without reflection, because listing a
+// large fleet is mostly this.
+func (s *Server) AppendJSON(dst []byte) []byte {
+	return AppendJSONTail(s.AppendJSONHead(dst), s.Stale, len(s.ChangedFiles))
+}
+
+// AppendJSONHead appends the record without its computed tail: an object
+// left open after "cron_reported_at". Stores that keep records encoded keep
+// the head and add AppendJSONTail when they read it, since stale moves with
+// the clock.
+func (s *Server) AppendJSONHead(dst []byte) []byte {
+	dst = appendKeyString(dst, `{"project_name":`, s.ProjectName)
+	dst = appendKeyString(dst, `,"repo_name":`, s.RepoName)
+	dst = appendKeyString(dst, `,"server_group":`, s.ServerGroup)
+	dst = appendKeyString(dst, `,"server_type":`, s.ServerType)
+	dst = appendKeyString(dst, `,"environment":`, s.Environment)
+	dst = appendKeyString(dst, `,"host":`, s.Host)
+	dst = appendKeyString(dst, `,"status":`, string(s.Status))
+	dst = append(dst, `,"changed_files":[`...)
+	for i, f := range s.ChangedFiles {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, f)
+	}
+	dst = append(dst, ']')
+	dst = appendKeyString(dst, `,"validation_status":`, string(s.ValidationStatus))
+	dst = appendKeyString(dst, `,"validation_message":`, s.ValidationMessage)
+	dst = appendKeyString(dst, `,"commit_sha":`, s.CommitSHA)
+	dst = appendKeyString(dst, `,"branch":`, s.Branch)
+	dst = appendKeyString(dst, `,"updated_by":`, s.UpdatedBy)
+	dst = appendKeyTime(dst, `,"last_pipeline_run":`, s.LastPipelineRun)
+	dst = appendKeyTime(dst, `,"last_cron_check":`, s.LastCronCheck)
+	dst = appendKeyTime(dst, `,"timestamp":`, s.Timestamp)
+	dst = appendKeyTime(dst, `,"status_since":`, s.StatusSince)
+	dst = appendKeyString(dst, `,"last_source":`, string(s.LastSource))
+	dst = appendKeyString(dst, `,"pipeline_status":`, string(s.PipelineStatus))
+	dst = appendKeyString(dst, `,"drift_status":`, string(s.DriftStatus))
+	dst = append(dst, `,"labels":{`...)
+	if len(s.Labels) > 0 {
+		keys := make([]string, 0, len(s.Labels))
+		for k := range s.Labels {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			dst = appendString(dst, s.Labels[k])
+		}
+	}
+	dst = append(dst, '}')
+	dst = appendKeyString(dst, `,"stale_after":`, s.StaleAfter)
+	dst = appendKeyTime(dst, `,"pipeline_reported_at":`, s.PipelineReportedAt)
+	dst = appendKeyTime(dst, `,"cron_reported_at":`, s.CronReportedAt)
+	return dst
+}
+
+// AppendJSONTail closes a record opened by AppendJSONHead.
+func AppendJSONTail(dst []byte, stale bool, changedFiles int) []byte {
+	if stale {
+		dst = append(dst, `,"stale":true,"changed_files_count":`...)
+	} else {
+		dst = append(dst, `,"stale":false,"changed_files_count":`...)
+	}
+	dst = strconv.AppendInt(dst, int64(changedFiles), 10)
+	return append(dst, '}')
+}
+
+func appendKeyString(dst []byte, key, s string) []byte {
+	return appendString(append(dst, key...), s)
+}
+
+func appendKeyTime(dst []byte, key string, t time.Time) []byte {
+	dst = append(dst, key...)
+	if t.IsZero() {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string escaped as encoding/json escapes
+// it (HTML-safe, invalid UTF-8 replaced), so both encoders agree byte for
+// byte.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,70 @@
+package gitops_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// reflectJSON is the record as encoding/json writes it through reflection:
+// the reference the hand-written encoder must match byte for byte.
+func reflectJSON(t testing.TB, s gitops.Server) []byte {
+	b, err := json.Marshal(s.ExportRecord())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail, err := json.Marshal(struct {
+		Stale bool `json:"stale"`
+		N     int  `json:"changed_files_count"`
+	}{s.Stale, len(s.ChangedFiles)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(append(bytes.TrimSuffix(b, []byte("}")), ','), tail[1:]...)
+}
+
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 4, 26, 10, 30, 0, 123456000, time.UTC)
+	tests := []struct {
+		name string
+		in   gitops.Server
+	}{
+		{"empty", gitops.Server{}},
+		{"seed record", gitops.Server{ProjectName: "gitops-for-servers", RepoName: "rsyslog", ServerGroup: "rsyslog-prod",
+			ServerType: "rsyslog", Environment: "prod", Host: "rsyslog-01", Status: gitops.StatusOutOfSync,
+			ChangedFiles: []string{"/etc/rsyslog.conf", "/etc/rsyslog.d/50-default.conf"}, ValidationStatus: gitops.ValidationPassed,
+			ValidationMessage: "ok", CommitSHA: "abc1234", Branch: "master", UpdatedBy: "woodpecker",
+			LastPipelineRun: at, LastCronCheck: at.Add(time.Hour), Timestamp: at.Add(time.Hour), StatusSince: at,
+			LastSource: gitops.SourceCron, PipelineStatus: gitops.StatusSynced, DriftStatus: gitops.StatusOutOfSync,
+			Labels: map[string]string{"dc": "dc1", "owner": "ops", "a": "z"}, StaleAfter: "30m", PipelineReportedAt: at, Stale: true}},
+		{"escapes", gitops.Server{ValidationMessage: "line1\nline2\t\"quoted\" \\ <b>&amp; \x01 \u2028 \u2029 é 日本 \xff",
+			ChangedFiles: []string{"a\"b", "<script>"}, Labels: map[string]string{"k\n": "v\x00"}}},
+		{"non-UTC times", gitops.Server{Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3*3600))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.in.AppendJSON(nil)
+			want := reflectJSON(t, tt.in)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("AppendJSON:\n got %s\nwant %s", got, want)
+			}
+			if !json.Valid(got) {
+				t.Fatalf("invalid JSON %s", got)
+			}
+		})
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add("plain", "a\nb<>&\u2028\xff")
+	f.Fuzz(func(t *testing.T, msg, label string) {
+		s := gitops.Server{ValidationMessage: msg, ChangedFiles: []string{label}, Labels: map[string]string{label: msg}}
+		got := s.AppendJSON(nil)
+		if want := reflectJSON(t, s); !bytes.Equal(got, want) {
+			t.Fatalf("AppendJSON:\n got %s\nwant %s", got, want)
+		}
+	})
+}
