@@ -110,3 +110,29 @@ func (o StoreOptions) Clock() func() time.Time {
 	}
 	return o.Now
 }
+
+// EncodedServer is a record as a store keeps it encoded: the JSON head
+// written by (*Server).AppendJSONHead, and what the computed tail needs.
+// Head is shared and read-only.
+type EncodedServer struct {
+	Head         []byte
+	Stale        bool
+	ChangedFiles int
+}
+
+// AppendJSON appends the complete record JSON, as (*Server).AppendJSON
+// writes it.
+func (e EncodedServer) AppendJSON(dst []byte) []byte {
+	return AppendJSONTail(append(dst, e.Head...), e.Stale, e.ChangedFiles)
+}
+
+// EncodedReader is implemented by stores that can answer reads with records
+// already encoded, so listing a large fleet costs a copy, not an encoding.
+// Adapters use it when the store has it and fall back to Get and List.
+// Its answers are the same as Get's and List's, with the same freshness.
+type EncodedReader interface {
+	// GetEncoded is Get, encoded. Returns ENOTFOUND.
+	GetEncoded(ctx context.Context, k Key) (EncodedServer, error)
+	// ListEncoded is List, encoded.
+	ListEncoded(ctx context.Context, f Filter) ([]EncodedServer, int, error)
+}
