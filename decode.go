@@ -64,6 +64,14 @@ func (o object) strList(field string) ([]string, error) {
 	// as "", which would store a file with no name.
 	var ps []*string
 	if err := json.Unmarshal(raw, &ps); err != nil {
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) == nil {
+			for i, it := range items {
+				if k := jsonKind(it); k != "a string" && k != "null" {
+					return nil, FieldErrorf(field, "%s must be a list of strings, got %s at index %d", field, k, i)
+				}
+			}
+		}
 		return nil, FieldErrorf(field, "%s must be a list of strings, got %s", field, jsonKind(raw))
 	}
 	l := make([]string, len(ps))
@@ -83,6 +91,14 @@ func (o object) strMap(field string) (map[string]string, error) {
 	}
 	var pm map[string]*string
 	if err := json.Unmarshal(raw, &pm); err != nil {
+		var items map[string]json.RawMessage
+		if json.Unmarshal(raw, &items) == nil {
+			for k, v := range items {
+				if kind := jsonKind(v); kind != "a string" && kind != "null" {
+					return nil, FieldErrorf(field, "%s values must be strings, got %s for %q", field, kind, k)
+				}
+			}
+		}
 		return nil, FieldErrorf(field, "%s must be an object of string values, such as {\"datacenter\": \"dc1\"}, got %s", field, jsonKind(raw))
 	}
 	m := make(map[string]string, len(pm))

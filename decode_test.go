@@ -317,6 +317,25 @@ func TestParsePipelineUpdate_errors(t *testing.T) {
 	}
 }
 
+// TestParsePipelineUpdate_itemTypeMessages checks that a wrong item inside a
+// list or label map is named, so the user knows which one to fix.
+func TestParsePipelineUpdate_itemTypeMessages(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"list item", `{"server_group": "g", "host": "h", "status": "synced", "changed_files": ["/a", 2]}`, "got a number at index 1"},
+		{"label value", `{"server_group": "g", "host": "h", "status": "synced", "labels": {"dc": 1}}`, `got a number for "dc"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := gitops.ParsePipelineUpdate([]byte(tt.body), opts)
+			if msg := gitops.ErrorMessage(err); !strings.Contains(msg, tt.want) {
+				t.Fatalf("message %q does not contain %q", msg, tt.want)
+			}
+		})
+	}
+}
+
 func TestParsePipelineUpdate_skewMessage(t *testing.T) {
 	_, _, err := gitops.ParsePipelineUpdate([]byte(`{"server_group": "g", "host": "h", "status": "synced", "reported_at": "2026-04-26T13:00:00Z"}`), opts)
 	msg := gitops.ErrorMessage(err)
