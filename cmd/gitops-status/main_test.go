@@ -367,34 +367,57 @@ func TestEnvironmentConfiguresServe(t *testing.T) {
 }
 
 func TestImportExportRoundTrip(t *testing.T) {
-	dir := t.TempDir()
-	run := func(args ...string) (string, string, int) {
-		var out, errb bytes.Buffer
-		code := Run(context.Background(), args, &out, &errb, "test")
-		return out.String(), errb.String(), code
-	}
-	out, errOut, code := run("import", "--data-dir", dir, "../../testdata/v2-status.json")
+	testImportExport(t, func() []string { return []string{"--data-dir", t.TempDir()} })
+}
+
+// runCLI runs the program in-process and returns stdout, stderr and the
+// exit code.
+func runCLI(args ...string) (string, string, int) {
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, &out, &errb, "test")
+	return out.String(), errb.String(), code
+}
+
+// testImportExport checks import and export on the stores newStore selects
+// (it returns the flags naming a new, empty store): export → import →
+// export is the identity, a second import replaces same-key servers and
+// keeps the others, and an unreadable file is the only failure.
+func testImportExport(t *testing.T, newStore func() []string) {
+	store := newStore()
+	out, errOut, code := runCLI(append(append([]string{"import"}, store...), "../../testdata/v2-status.json")...)
 	if code != 0 {
 		t.Fatalf("import exit %d: %s", code, errOut)
 	}
-	if !regexp.MustCompile(`imported \d+ servers .* skipped \d+`).MatchString(out) {
+	if !regexp.MustCompile(`imported \d+ servers .* skipped [1-9]\d*`).MatchString(out) {
 		t.Fatalf("import output %q does not say how many were imported and skipped", out)
 	}
-	exported, errOut, code := run("export", "--data-dir", dir)
+	exported, errOut, code := runCLI(append([]string{"export"}, store...)...)
 	if code != 0 {
 		t.Fatalf("export exit %d: %s", code, errOut)
 	}
 	file := filepath.Join(t.TempDir(), "export.json")
 	os.WriteFile(file, []byte(exported), 0o644)
-	dir2 := t.TempDir()
-	if _, errOut, code := run("import", "--data-dir", dir2, file); code != 0 {
+	store2 := newStore()
+	if _, errOut, code := runCLI(append(append([]string{"import"}, store2...), file)...); code != 0 {
 		t.Fatalf("re-import exit %d: %s", code, errOut)
 	}
-	again, _, _ := run("export", "--data-dir", dir2)
+	again, _, _ := runCLI(append([]string{"export"}, store2...)...)
 	if again != exported {
 		t.Fatalf("export → import → export changed the document:\n%s\nvs\n%s", exported, again)
 	}
-	if _, errOut, code := run("import", "--data-dir", dir, filepath.Join(dir, "missing.json")); code == 0 || !strings.Contains(errOut, "cannot read") {
+
+	if _, errOut, code := runCLI(append(append([]string{"import"}, store...), "../../testdata/v1-status.json")...); code != 0 {
+		t.Fatalf("importing v1 on top: exit %d: %s", code, errOut)
+	}
+	merged, _, _ := runCLI(append([]string{"export"}, store...)...)
+	var before, after struct{ Servers map[string]json.RawMessage }
+	json.Unmarshal([]byte(exported), &before)
+	json.Unmarshal([]byte(merged), &after)
+	if len(after.Servers) != len(before.Servers)+1 || after.Servers["rsyslog/rsyslog-lab"] == nil {
+		t.Fatalf("after importing v1 on top: %d servers, want the %d before plus rsyslog/rsyslog-lab", len(after.Servers), len(before.Servers))
+	}
+
+	if _, errOut, code := runCLI(append(append([]string{"import"}, store...), "missing.json")...); code == 0 || !strings.Contains(errOut, "cannot read") {
 		t.Fatalf("importing a missing file: exit %d, %q", code, errOut)
 	}
 }

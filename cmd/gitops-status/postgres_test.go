@@ -107,6 +107,31 @@ func TestFirstStartImportOnceWithReplicas(t *testing.T) {
 	}
 }
 
+func TestImportExportRoundTripPostgres(t *testing.T) {
+	testImportExport(t, func() []string { return []string{"--database-url", pgtest.NewDatabase(t)} })
+}
+
+// TestExportIsTheSameOnBothBackends imports one file into SQLite and into
+// PostgreSQL: both export the same document.
+func TestExportIsTheSameOnBothBackends(t *testing.T) {
+	lite := []string{"--data-dir", t.TempDir()}
+	pg := []string{"--database-url", pgtest.NewDatabase(t)}
+	var docs []string
+	for _, store := range [][]string{lite, pg} {
+		if _, errOut, code := runCLI(append(append([]string{"import"}, store...), "../../testdata/v2-status-isoformat.json")...); code != 0 {
+			t.Fatalf("import %v: %s", store, errOut)
+		}
+		out, errOut, code := runCLI(append([]string{"export"}, store...)...)
+		if code != 0 {
+			t.Fatalf("export %v: %s", store, errOut)
+		}
+		docs = append(docs, out)
+	}
+	if docs[0] != docs[1] {
+		t.Fatalf("SQLite and PostgreSQL export differ:\n%s\n%s", docs[0], docs[1])
+	}
+}
+
 // privateCluster is a PostgreSQL cluster of this test's own, so that
 // stopping it disturbs no other test.
 type privateCluster struct {
