@@ -23,6 +23,9 @@ func decodeObject(body []byte) (object, error) {
 	if trimmed[0] != '{' {
 		return nil, Errorf(EINVALID, "the body must be a JSON object, such as {\"server_group\": \"rsyslog-prod\", ...}")
 	}
+	if o, ok := scanObject(body); ok {
+		return o, nil
+	}
 	var o object
 	if err := json.Unmarshal(body, &o); err != nil {
 		var se *json.SyntaxError
@@ -42,6 +45,9 @@ func (o object) str(field string) (string, error) {
 	if !ok || isNull(raw) {
 		return "", nil
 	}
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", FieldErrorf(field, "%s must be a string, got %s", field, jsonKind(raw))
@@ -59,6 +65,9 @@ func (o object) strList(field string) ([]string, error) {
 	raw, ok := o[field]
 	if !ok || isNull(raw) {
 		return []string{}, nil
+	}
+	if l, ok := plainStrings(raw); ok {
+		return l, nil
 	}
 	// Pointers tell a null entry from "": encoding/json leaves a null entry
 	// as "", which would store a file with no name.
@@ -89,6 +98,9 @@ func (o object) strMap(field string) (map[string]string, error) {
 	if !ok || isNull(raw) {
 		return map[string]string{}, nil
 	}
+	if m, ok := plainStringMap(raw); ok {
+		return m, nil
+	}
 	var pm map[string]*string
 	if err := json.Unmarshal(raw, &pm); err != nil {
 		var items map[string]json.RawMessage
@@ -118,6 +130,11 @@ func (o object) time(field string) (time.Time, error) {
 	raw, ok := o[field]
 	if !ok || isNull(raw) {
 		return time.Time{}, nil
+	}
+	if s, ok := plainString(raw); ok {
+		if t, err := ParseTime(s); err == nil {
+			return t.Truncate(time.Microsecond), nil
+		}
 	}
 	var t Time
 	if err := json.Unmarshal(raw, &t); err != nil {
@@ -198,6 +215,16 @@ var (
 // warnFields returns a warning for every field of o not in known, naming the
 // fields the server owns and those ignored by kind separately.
 func warnFields(o object, known map[string]bool, ignoredBecause map[string]string) []string {
+	allKnown := true
+	for k := range o {
+		if !known[k] {
+			allKnown = false
+			break
+		}
+	}
+	if allKnown {
+		return nil
+	}
 	var w []string
 	names := make([]string, 0, len(o))
 	for k := range o {
