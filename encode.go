@@ -95,6 +95,11 @@ func appendKeyTime(dst []byte, key string, t time.Time) []byte {
 	return append(dst, '"')
 }
 
+// AppendJSONString appends s as a JSON string, escaped byte for byte as
+// encoding/json escapes it, for adapters that write JSON around records
+// (such as a response's "warnings") without reflection.
+func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }
+
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string escaped as encoding/json escapes
