@@ -82,11 +82,12 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, f gitops.Ev
 		s.writeError(w, r, err)
 		return
 	}
-	s.streamArray(w, r, len(events), -1, func(i int) ([]byte, error) {
+	s.writeArray(w, r, len(events), -1, func(dst []byte, i int) ([]byte, error) {
 		ev := &events[i]
 		if ev.ChangedFiles == nil {
 			ev.ChangedFiles = []string{}
 		}
-		return json.Marshal(ev)
+		b, err := json.Marshal(ev)
+		return append(dst, b...), err
 	})
 }

@@ -10,7 +10,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
@@ -77,7 +76,12 @@ type Server struct {
 	reqIDSeq    atomic.Uint64
 
 	bodyPool sync.Pool // *bytes.Buffer for request bodies
-	bufPool  sync.Pool // *bufio.Writer for streamed answers
+	bufPool  sync.Pool // *[]byte for answers (getBuf, putBuf)
+
+	// encoded is the store as a gitops.EncodedReader when it is one: record
+	// reads then copy the stored encoding instead of decoding and encoding
+	// every record again.
+	encoded gitops.EncodedReader
 }
 
 // New returns a Server for cfg. It panics when cfg.Store is nil, a
@@ -112,7 +116,11 @@ func New(cfg Config) *Server {
 	_, _ = rand.Read(seed[:]) // never fails (crypto/rand panics instead)
 	s.reqIDPrefix = hex.EncodeToString(seed[:]) + "-"
 	s.bodyPool.New = func() any { return new(bytes.Buffer) }
-	s.bufPool.New = func() any { return bufio.NewWriterSize(nil, 32<<10) }
+	s.bufPool.New = func() any {
+		b := make([]byte, 0, listChunk+4<<10) // a chunk and the record that crosses it
+		return &b
+	}
+	s.encoded, _ = cfg.Store.(gitops.EncodedReader)
 
 	for _, rt := range s.routes() {
 		pattern := rt.method + " " + rt.path

@@ -61,12 +61,9 @@ func (s *Server) handleLegacyPost(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) writeV1(w http.ResponseWriter, r *http.Request, srv *gitops.Server, warnings []string) {
 	b, err := json.Marshal(gitops.V1View(srv))
-	if err == nil {
-		b, err = withWarnings(b, warnings)
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSONBytes(w, http.StatusOK, b)
+	writeJSONBytes(w, http.StatusOK, append(appendWarnings(b, warnings), '\n'))
 }

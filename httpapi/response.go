@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,84 +105,117 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSONBytes(w, status, append(b, '\n'))
 }
 
-// recordJSON renders a server record, adding a top-level "warnings" list
-// when there are warnings.
-func recordJSON(srv *gitops.Server, warnings []string) ([]byte, error) {
-	b, err := srv.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	return withWarnings(b, warnings)
+// writeRecord answers 200 with a server record, plus a top-level
+// "warnings" list when there are warnings, rendered without reflection
+// into a pooled buffer.
+func (s *Server) writeRecord(w http.ResponseWriter, srv *gitops.Server, warnings []string) {
+	buf := s.getBuf()
+	b := appendWarnings(srv.AppendJSON(buf[:0]), warnings)
+	writeJSONBytes(w, http.StatusOK, append(b, '\n'))
+	s.putBuf(b)
 }
 
-// withWarnings adds "warnings" to the JSON object obj and a final newline.
-func withWarnings(obj []byte, warnings []string) ([]byte, error) {
+// appendWarnings adds "warnings" to the JSON object that ends obj, as
+// json.Marshal of the list would write it. Without warnings obj is left as
+// it is.
+func appendWarnings(obj []byte, warnings []string) []byte {
 	if len(warnings) == 0 {
-		return append(obj, '\n'), nil
+		return obj
 	}
-	wb, err := json.Marshal(warnings)
-	if err != nil {
-		return nil, err
+	obj = obj[:len(obj)-1] // the object's closing brace
+	if obj[len(obj)-1] != '{' {
+		obj = append(obj, ',')
 	}
-	if len(obj) < 2 || obj[len(obj)-1] != '}' {
-		return nil, errors.New("httpapi: withWarnings needs a JSON object")
+	obj = append(obj, `"warnings":[`...)
+	for i, wn := range warnings {
+		if i > 0 {
+			obj = append(obj, ',')
+		}
+		obj = gitops.AppendJSONString(obj, wn)
 	}
-	out := make([]byte, 0, len(obj)+len(wb)+16)
-	out = append(out, obj[:len(obj)-1]...)
-	if len(obj) > 2 {
-		out = append(out, ',')
-	}
-	out = append(out, `"warnings":`...)
-	out = append(out, wb...)
-	return append(out, '}', '\n'), nil
+	return append(obj, ']', '}')
 }
 
-// streamArray writes a JSON array of n items, marshalling them one at a
-// time into a pooled buffered writer, so a large list is never held twice
-// in memory. total, when >= 0, is sent as X-Total-Count.
-func (s *Server) streamArray(w http.ResponseWriter, r *http.Request, n, total int, item func(i int) ([]byte, error)) {
+// Answer buffers. A list answer is written in chunks of about listChunk
+// bytes, so a fleet of any size costs one buffer per request and is never
+// held whole; buffers that grew past maxPooledBuf (a huge record) are left
+// to the garbage collector.
+const (
+	listChunk    = 32 << 10
+	maxPooledBuf = 256 << 10
+)
+
+// getBuf returns an empty pooled buffer.
+func (s *Server) getBuf() []byte {
+	return (*s.bufPool.Get().(*[]byte))[:0]
+}
+
+// putBuf gives b, a buffer from getBuf (possibly grown), back to the pool.
+func (s *Server) putBuf(b []byte) {
+	if cap(b) > maxPooledBuf {
+		return
+	}
+	b = b[:0]
+	s.bufPool.Put(&b)
+}
+
+// writeArray answers 200 with a JSON array of n items, appended one at a
+// time by item into a pooled buffer that is written out every listChunk
+// bytes. An answer that fits in one chunk goes out whole, with a
+// Content-Length. total, when >= 0, is sent as X-Total-Count.
+//
+// An item that cannot be rendered before anything was written gives a clean
+// error answer; after that the answer is cut short (the connection is
+// aborted), so the client never takes a partial list for a whole one.
+func (s *Server) writeArray(w http.ResponseWriter, r *http.Request, n, total int, item func(dst []byte, i int) ([]byte, error)) {
 	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["X-Content-Type-Options"] = noSniff
 	if total >= 0 {
 		h["X-Total-Count"] = []string{strconv.Itoa(total)}
 	}
 	if n == 0 {
-		h["Content-Length"] = []string{"3"}
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(emptyArray)
+		writeJSONBytes(w, http.StatusOK, emptyArray)
 		return
 	}
-	// Render the first item before the headers go out, so that an item
-	// that cannot be rendered still gives a clean error answer.
-	first, err := item(0)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-	bw := s.bufPool.Get().(*bufio.Writer)
-	bw.Reset(w)
-	defer func() {
-		bw.Reset(nil)
-		s.bufPool.Put(bw)
-	}()
-	_ = bw.WriteByte('[')
-	_, _ = bw.Write(first)
-	for i := 1; i < n; i++ {
-		b, err := item(i)
-		if err != nil {
+	buf := s.getBuf()
+	b := append(buf, '[')
+	started := false
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = item(b, i); err != nil {
+			s.putBuf(b)
+			if !started {
+				delete(h, "X-Total-Count")
+				s.writeError(w, r, err)
+				return
+			}
 			s.log.LogAttrs(r.Context(), slog.LevelError, "cannot render list item; answer cut short",
 				slog.String("request_id", requestID(w)), slog.String("error", err.Error()))
-			panic(http.ErrAbortHandler) // the client sees a broken answer, not a short list
+			panic(http.ErrAbortHandler)
 		}
-		_ = bw.WriteByte(',')
-		if _, err := bw.Write(b); err != nil {
-			return // the client went away
+		if len(b) >= listChunk {
+			if !started {
+				h["Content-Type"] = jsonContentType
+				h["X-Content-Type-Options"] = noSniff
+				w.WriteHeader(http.StatusOK)
+				started = true
+			}
+			if _, err := w.Write(b); err != nil {
+				s.putBuf(b)
+				return // the client went away
+			}
+			b = b[:0]
 		}
 	}
-	_, _ = bw.WriteString("]\n")
-	_ = bw.Flush()
+	b = append(b, ']', '\n')
+	if started {
+		_, _ = w.Write(b)
+	} else {
+		writeJSONBytes(w, http.StatusOK, b)
+	}
+	s.putBuf(b)
 }
 
 func mustMarshal(v any) []byte {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"slices"
 
@@ -56,12 +57,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, parse parseFunc)
 		s.writeError(w, r, err)
 		return
 	}
-	b, err := recordJSON(&out.Server, warnings)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSONBytes(w, http.StatusOK, b)
+	s.writeRecord(w, &out.Server, warnings)
 }
 
 func (s *Server) parseOptions() gitops.ParseOptions {
@@ -80,12 +76,12 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	servers, total, err := s.store.List(r.Context(), f)
+	p, err := s.list(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeServers(w, r, servers, total)
+	s.writePage(w, r, p)
 }
 
 // handleGroup answers GET /status/{server_group}: 404 when the group has no
@@ -109,36 +105,64 @@ func (s *Server) handleGroup(w http.ResponseWriter, r *http.Request) {
 	// A server_group parameter can only narrow the path's group further.
 	excluded := len(f.ServerGroup) > 0 && !slices.Contains(f.ServerGroup, g)
 	f.ServerGroup = []string{g}
-	var servers []gitops.Server
-	total := 0
+	var p page
 	if !excluded {
-		if servers, total, err = s.store.List(r.Context(), f); err != nil {
+		if p, err = s.list(r.Context(), f); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 	}
-	if total == 0 {
+	if p.total == 0 {
 		exists := false
 		if excluded || narrows(f) {
-			_, n, err := s.store.List(r.Context(), gitops.Filter{ServerGroup: f.ServerGroup, Limit: 1})
+			// One server is enough to know; total counts them all.
+			q, err := s.list(r.Context(), gitops.Filter{ServerGroup: f.ServerGroup, Limit: 1})
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
-			exists = n > 0
+			exists = q.total > 0
 		}
 		if !exists {
 			s.writeError(w, r, groupNotFound(g))
 			return
 		}
 	}
-	s.writeServers(w, r, servers, total)
+	s.writePage(w, r, p)
 }
 
-// writeServers streams servers as a JSON array with X-Total-Count.
-func (s *Server) writeServers(w http.ResponseWriter, r *http.Request, servers []gitops.Server, total int) {
-	s.streamArray(w, r, len(servers), total, func(i int) ([]byte, error) {
-		return servers[i].MarshalJSON()
+// page is the answer of a list read: the records encoded when the store
+// keeps them so, decoded otherwise, and how many match before paging.
+type page struct {
+	encoded []gitops.EncodedServer
+	servers []gitops.Server
+	total   int
+}
+
+// list reads the servers f selects, encoded when the store can.
+func (s *Server) list(ctx context.Context, f gitops.Filter) (page, error) {
+	var p page
+	var err error
+	if s.encoded != nil {
+		p.encoded, p.total, err = s.encoded.ListEncoded(ctx, f)
+	} else {
+		p.servers, p.total, err = s.store.List(ctx, f)
+	}
+	return p, err
+}
+
+// writePage answers a list read with a JSON array and X-Total-Count. Either
+// way each record is appended as (*gitops.Server).AppendJSON writes it, so
+// the bytes are the same.
+func (s *Server) writePage(w http.ResponseWriter, r *http.Request, p page) {
+	if s.encoded != nil {
+		s.writeArray(w, r, len(p.encoded), p.total, func(dst []byte, i int) ([]byte, error) {
+			return p.encoded[i].AppendJSON(dst), nil
+		})
+		return
+	}
+	s.writeArray(w, r, len(p.servers), p.total, func(dst []byte, i int) ([]byte, error) {
+		return p.servers[i].AppendJSON(dst), nil
 	})
 }
 
@@ -161,20 +185,33 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if s.encoded != nil {
+		e, err := s.encoded.GetEncoded(r.Context(), k)
+		if err != nil {
+			s.writeGetError(w, r, k, err)
+			return
+		}
+		buf := s.getBuf()
+		b := append(e.AppendJSON(buf), '\n')
+		writeJSONBytes(w, http.StatusOK, b)
+		s.putBuf(b)
+		return
+	}
 	srv, err := s.store.Get(r.Context(), k)
 	if err != nil {
-		if gitops.ErrorCode(err) == gitops.ENOTFOUND {
-			err = notFound(k)
-		}
-		s.writeError(w, r, err)
+		s.writeGetError(w, r, k, err)
 		return
 	}
-	b, err := recordJSON(&srv, nil)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	s.writeRecord(w, &srv, nil)
+}
+
+// writeGetError answers a failed read of server k: its own 404 when the
+// store does not know it.
+func (s *Server) writeGetError(w http.ResponseWriter, r *http.Request, k gitops.Key, err error) {
+	if gitops.ErrorCode(err) == gitops.ENOTFOUND {
+		err = notFound(k)
 	}
-	writeJSONBytes(w, http.StatusOK, b)
+	s.writeError(w, r, err)
 }
 
 // handleDelete answers DELETE /status/{server_group}/{host}: 204 with no
