@@ -59,12 +59,27 @@ func pipelineBody(host string) string {
 		`"commit_sha":"3f786850e387550fdab836ed7e6dc881de23001b","branch":"master","updated_by":"woodpecker"}`
 }
 
+// cronBody is a realistic drift check: 3 drifted files.
+func cronBody(host string) string {
+	return `{"server_group":"rsyslog-prod","host":"` + host + `","status":"out_of_sync",` +
+		`"changed_files":["/etc/rsyslog.conf","/etc/rsyslog.d/50-default.conf","/etc/rsyslog.d/60-remote.conf"]}`
+}
+
 func BenchmarkPostPipeline(b *testing.B) {
+	benchmarkPost(b, "/status/pipeline", pipelineBody)
+}
+
+func BenchmarkPostCron(b *testing.B) {
+	benchmarkPost(b, "/status/cron", cronBody)
+}
+
+// benchmarkPost posts bodies of 100 distinct hosts from parallel clients.
+func benchmarkPost(b *testing.B, path string, body func(host string) string) {
 	h, _ := newBenchAPI(b)
 	const hosts = 100
 	bodies := make([]string, hosts)
 	for i := range bodies {
-		bodies[i] = pipelineBody(fmt.Sprintf("rsyslog-%03d", i))
+		bodies[i] = body(fmt.Sprintf("rsyslog-%03d", i))
 	}
 	var next atomic.Uint64
 	b.ReportAllocs()
@@ -73,7 +88,7 @@ func BenchmarkPostPipeline(b *testing.B) {
 		w := &discardRecorder{h: http.Header{}}
 		for pb.Next() {
 			body := bodies[next.Add(1)%hosts]
-			req := httptest.NewRequest("POST", "/status/pipeline", strings.NewReader(body))
+			req := httptest.NewRequest("POST", path, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			w.reset()
 			h.ServeHTTP(w, req)
@@ -107,10 +122,37 @@ func fillServers(b *testing.B, st gitops.Store, n int) {
 	}
 }
 
+// BenchmarkGetStatusAll answers GET /status for 10,000 servers through
+// Store.List, the path of stores without gitops.EncodedReader.
 func BenchmarkGetStatusAll(b *testing.B) {
-	h, st := newBenchAPI(b)
-	const n = 10000
+	benchmarkGetStatusAll(b, false)
+}
+
+// BenchmarkGetStatusAllEncoded is BenchmarkGetStatusAll through the SQLite
+// store's EncodedReader.
+func BenchmarkGetStatusAllEncoded(b *testing.B) {
+	benchmarkGetStatusAll(b, true)
+}
+
+// newReadBenchAPI is the API over a SQLite store holding n servers, reading
+// through the store's EncodedReader when encoded, else through Get and List.
+func newReadBenchAPI(b *testing.B, n int, encoded bool) http.Handler {
+	b.Helper()
+	st := mustOpenStore(b, gitops.StoreOptions{})
 	fillServers(b, st, n)
+	var store gitops.Store = plainStore{st}
+	if encoded {
+		if _, ok := any(st).(gitops.EncodedReader); !ok {
+			b.Skip("the SQLite store does not implement gitops.EncodedReader")
+		}
+		store = st
+	}
+	return httpapi.New(httpapi.Config{Store: store, Version: "bench"}).Handler()
+}
+
+func benchmarkGetStatusAll(b *testing.B, encoded bool) {
+	const n = 10000
+	h := newReadBenchAPI(b, n, encoded)
 	w := &discardRecorder{h: http.Header{}}
 	req := httptest.NewRequest("GET", "/status", nil)
 	b.ReportAllocs()
@@ -126,8 +168,15 @@ func BenchmarkGetStatusAll(b *testing.B) {
 }
 
 func BenchmarkGetOne(b *testing.B) {
-	h, st := newBenchAPI(b)
-	fillServers(b, st, 1000)
+	benchmarkGetOne(b, false)
+}
+
+func BenchmarkGetOneEncoded(b *testing.B) {
+	benchmarkGetOne(b, true)
+}
+
+func benchmarkGetOne(b *testing.B, encoded bool) {
+	h := newReadBenchAPI(b, 1000, encoded)
 	w := &discardRecorder{h: http.Header{}}
 	req := httptest.NewRequest("GET", "/status/group-005/host-00512", nil)
 	b.ReportAllocs()
@@ -152,5 +201,41 @@ func BenchmarkHealth(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		w.reset()
 		h.ServeHTTP(w, req)
+	}
+}
+
+// memoryStore applies updates to nothing: each one creates its server, so
+// the API benchmarks measure what the HTTP layer adds to a write (reading,
+// decoding, answering) without the store's transaction and fsync.
+type memoryStore struct{ brokenStore }
+
+func (memoryStore) Apply(_ context.Context, u gitops.Update) (gitops.Outcome, error) {
+	return u.Apply(nil, time.Now()), nil
+}
+
+// BenchmarkAPIPostPipeline is BenchmarkPostPipeline without the store.
+func BenchmarkAPIPostPipeline(b *testing.B) {
+	benchmarkAPIPost(b, "/status/pipeline", pipelineBody("rsyslog-042"))
+}
+
+// BenchmarkAPIPostCron is BenchmarkPostCron without the store.
+func BenchmarkAPIPostCron(b *testing.B) {
+	benchmarkAPIPost(b, "/status/cron", cronBody("rsyslog-042"))
+}
+
+func benchmarkAPIPost(b *testing.B, path, body string) {
+	h := httpapi.New(httpapi.Config{Store: memoryStore{}}).Handler()
+	w := &discardRecorder{h: http.Header{}}
+	rd := strings.NewReader(body)
+	req := httptest.NewRequest("POST", path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Reset(body)
+		w.reset()
+		h.ServeHTTP(w, req)
+		if w.code != http.StatusOK {
+			b.Fatalf("status %d", w.code)
+		}
 	}
 }
