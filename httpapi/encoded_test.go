@@ -121,6 +121,7 @@ func TestEncodedAndDecodedReadsAnswerTheSameBytes(t *testing.T) {
 		"/status?stale=true", "/status?stale=false&limit=40", "/status?offset=1000",
 		"/status/group-1", "/status/group-2?limit=5", "/status/group-1?environment=none", "/status/group-1?server_group=group-2",
 		"/status/no-such-group", "/status/group-0/host-000", "/status/group-1/host-001", "/status/group-0/host-001",
+		"/status/group-0/host-000/history", "/status/group-0/host-001/history",
 	} {
 		var want *writeCounter
 		for _, name := range []string{"plain", "store", "encoding"} {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -33,14 +34,23 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.store.Get(r.Context(), k); err != nil {
-		if gitops.ErrorCode(err) == gitops.ENOTFOUND {
-			err = notFound(k)
-		}
-		s.writeError(w, r, err)
+	if err := s.exists(r.Context(), k); err != nil {
+		s.writeGetError(w, r, k, err)
 		return
 	}
 	s.writeEvents(w, r, f)
+}
+
+// exists returns nil when server k exists, else Get's error (ENOTFOUND
+// when it does not). The encoded read skips decoding a record nobody reads.
+func (s *Server) exists(ctx context.Context, k gitops.Key) error {
+	var err error
+	if s.encoded != nil {
+		_, err = s.encoded.GetEncoded(ctx, k)
+	} else {
+		_, err = s.store.Get(ctx, k)
+	}
+	return err
 }
 
 // handleEvents answers GET /events: every server's events, newest first,
