@@ -31,6 +31,11 @@ import (
 // Beyond the gitops.Store contract, the suite expects a store to read its
 // clock while it holds the server being updated, so that the times an
 // update sets are in the order the updates were applied.
+//
+// A store that also implements gitops.EncodedReader must answer its
+// encoded reads exactly as Get and List answer, encoded, and show an
+// acknowledged write in the very next one; the Encoded subtests are
+// skipped for a store that does not implement it.
 func Run(t *testing.T, open func(t *testing.T, opts gitops.StoreOptions) gitops.Store) {
 	h := &harness{open: open}
 	t.Run("Apply", h.testApply)
@@ -44,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T, opts gitops.StoreOptions) gitops.
 	t.Run("Import", h.testImport)
 	t.Run("Concurrency", h.testConcurrency)
 	t.Run("Ping", h.testPing)
+	t.Run("Encoded", h.testEncoded)
 }
 
 type harness struct {
