@@ -23,7 +23,17 @@ func benchHost(i int) string { return fmt.Sprintf("host-%05d", i) }
 // written through Import as a first start would.
 func seededStore(b *testing.B, n int) *sqlite.Store {
 	b.Helper()
-	s := mustOpen(b, filepath.Join(b.TempDir(), "status.db"), gitops.StoreOptions{StaleAfter: time.Hour})
+	return mustOpen(b, seededFile(b, n), gitops.StoreOptions{StaleAfter: time.Hour})
+}
+
+// seededFile is seededStore's file, closed.
+func seededFile(b *testing.B, n int) string {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "status.db")
+	s, err := sqlite.Open(path, gitops.StoreOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	now := gitops.Now(time.Now())
 	servers := make([]gitops.Server, n)
 	for i := range servers {
@@ -40,7 +50,10 @@ func seededStore(b *testing.B, n int) *sqlite.Store {
 	if _, err := s.Import(context.Background(), servers, gitops.ImportReplace); err != nil {
 		b.Fatal(err)
 	}
-	return s
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path
 }
 
 // benchWrites runs b.N updates from many concurrent callers, each on the
@@ -142,6 +155,88 @@ func BenchmarkList10k(b *testing.B) {
 		l, _, err := s.List(ctx, gitops.Filter{})
 		if err != nil || len(l) != 10000 {
 			b.Fatalf("List: %d servers, %v", len(l), err)
+		}
+	}
+}
+
+// BenchmarkGetEncoded measures parallel encoded reads of one server among
+// 10,000, as GET /status/{group}/{host} makes them: from the index.
+func BenchmarkGetEncoded(b *testing.B) {
+	const n = 10000
+	s := seededStore(b, n)
+	ctx := context.Background()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(7919)
+			if _, err := s.GetEncoded(ctx, gitops.Key{ServerGroup: "rsyslog-prod", Host: benchHost(int(i % n))}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkListEncoded10k measures listing every one of 10,000 servers
+// encoded, as GET /status does with an EncodedReader, and writing the
+// answer's bytes.
+func BenchmarkListEncoded10k(b *testing.B) {
+	s := seededStore(b, 10000)
+	ctx := context.Background()
+	var buf []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		l, _, err := s.ListEncoded(ctx, gitops.Filter{})
+		if err != nil || len(l) != 10000 {
+			b.Fatalf("ListEncoded: %d servers, %v", len(l), err)
+		}
+		buf = buf[:0]
+		for i := range l {
+			buf = l[i].AppendJSON(buf)
+		}
+	}
+	b.ReportMetric(float64(len(buf))/(1<<20), "MiB/answer")
+}
+
+// BenchmarkListEncodedGroup measures one group's 100 servers among 10,000
+// (GET /status/{group}), which the index finds by binary search.
+func BenchmarkListEncodedGroup(b *testing.B) {
+	s := mustOpen(b, filepath.Join(b.TempDir(), "status.db"), gitops.StoreOptions{StaleAfter: time.Hour})
+	servers := make([]gitops.Server, 10000)
+	for i := range servers {
+		servers[i] = gitops.Server{ServerGroup: fmt.Sprintf("grp-%03d", i%100), Host: benchHost(i),
+			Status: gitops.StatusSynced, ValidationStatus: gitops.ValidationPassed, Timestamp: time.Now()}
+	}
+	if _, err := s.Import(context.Background(), servers, gitops.ImportReplace); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		l, _, err := s.ListEncoded(ctx, gitops.Filter{ServerGroup: []string{"grp-042"}})
+		if err != nil || len(l) != 100 {
+			b.Fatalf("ListEncoded: %d servers, %v", len(l), err)
+		}
+	}
+}
+
+// BenchmarkOpen100k measures opening a store of 100,000 servers, which
+// loads the index: most of the time from start to ready.
+func BenchmarkOpen100k(b *testing.B) {
+	path := seededFile(b, 100000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := sqlite.Open(path, gitops.StoreOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

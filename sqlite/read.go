@@ -58,6 +58,54 @@ func (s *Store) Get(ctx context.Context, k gitops.Key) (gitops.Server, error) {
 	return sv, nil
 }
 
+// GetEncoded is Get, encoded: from the index, without a query, at the
+// store's clock. An acknowledged write is in the index. A read-only store
+// encodes what Get reads. Returns ENOTFOUND, EUNAVAILABLE, EINTERNAL.
+func (s *Store) GetEncoded(ctx context.Context, k gitops.Key) (gitops.EncodedServer, error) {
+	if s.closed.Load() {
+		return gitops.EncodedServer{}, errClosed()
+	}
+	if s.idx == nil {
+		sv, err := s.Get(ctx, k)
+		if err != nil {
+			return gitops.EncodedServer{}, err
+		}
+		return gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles)}, nil
+	}
+	e := s.idx.get(k)
+	if e == nil {
+		return gitops.EncodedServer{}, notFound(k)
+	}
+	return e.encoded(s.clock(), s.staleAfter), nil
+}
+
+// ListEncoded is List, encoded: from the index, filtered and paged as List
+// does in SQL, with stale computed at the store's clock as Get computes it.
+// The heads are shared with the index and read-only. A read-only store
+// encodes what List reads. Returns EUNAVAILABLE, EINTERNAL.
+func (s *Store) ListEncoded(ctx context.Context, f gitops.Filter) ([]gitops.EncodedServer, int, error) {
+	if s.closed.Load() {
+		return nil, 0, errClosed()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	if s.idx == nil {
+		servers, total, err := s.List(ctx, f)
+		if err != nil {
+			return nil, 0, err
+		}
+		out := make([]gitops.EncodedServer, len(servers))
+		for i := range servers {
+			sv := &servers[i]
+			out[i] = gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles)}
+		}
+		return out, total, nil
+	}
+	out, total := s.idx.list(f, s.clock(), s.staleAfter)
+	return out, total, nil
+}
+
 // LegacyLatest returns the server most recently written through the legacy
 // API, else the imported server with the newest timestamp (ties broken by
 // key), with Stale filled in. Returns ENOTFOUND when there is neither,

@@ -1,10 +1,14 @@
 package sqlite
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gitops "github.com/gitops-status/gitops-status"
 )
@@ -19,10 +23,11 @@ const serverColumns = `server_group, host, project_name, repo_name, server_type,
 
 const selectServer = `SELECT ` + serverColumns + ` FROM servers`
 
-// upsertServer writes a whole record. ON CONFLICT DO UPDATE rewrites the
-// row in place (INSERT OR REPLACE would delete and re-insert it).
-const upsertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_us)
-	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+// upsertServer writes a whole record and its head. ON CONFLICT DO UPDATE
+// rewrites the row in place (INSERT OR REPLACE would delete and re-insert
+// it).
+const upsertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_us, head)
+	VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 	ON CONFLICT (server_group, host) DO UPDATE SET
 	project_name = excluded.project_name, repo_name = excluded.repo_name,
 	server_type = excluded.server_type, environment = excluded.environment,
@@ -35,7 +40,7 @@ const upsertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_us
 	pipeline_status = excluded.pipeline_status, drift_status = excluded.drift_status,
 	stale_after = excluded.stale_after, pipeline_reported_at = excluded.pipeline_reported_at,
 	cron_reported_at = excluded.cron_reported_at, legacy_written_at = excluded.legacy_written_at,
-	imported = excluded.imported, stale_after_us = excluded.stale_after_us`
+	imported = excluded.imported, stale_after_us = excluded.stale_after_us, head = excluded.head`
 
 const insertEvent = `INSERT INTO events (time, server_group, host, source, status, previous_status,
 	commit_sha, validation_status, changed_files, updated_by) VALUES (?,?,?,?,?,?,?,?,?,?)`
@@ -212,26 +217,77 @@ func jsonMap(m map[string]string) string {
 	return string(b)
 }
 
-// serverArgs are the upsertServer arguments for s.
-func serverArgs(s *gitops.Server) []any {
-	imported := 0
+// serverArgs appends to args the upsertServer arguments for s, whose head
+// is head.
+func serverArgs(args []any, s *gitops.Server, head []byte) []any {
+	imported := int64(0)
 	if s.Imported {
 		imported = 1
 	}
-	return []any{
+	files, labels, ok := headColumns(head)
+	if !ok {
+		files, labels = jsonList(s.ChangedFiles), jsonMap(s.Labels)
+	}
+	return append(args,
 		s.ServerGroup, s.Host, s.ProjectName, s.RepoName, s.ServerType, s.Environment,
-		string(s.Status), jsonList(s.ChangedFiles), string(s.ValidationStatus), s.ValidationMessage,
+		string(s.Status), files, string(s.ValidationStatus), s.ValidationMessage,
 		s.CommitSHA, s.Branch, s.UpdatedBy,
 		timeArg(s.LastPipelineRun), timeArg(s.LastCronCheck), timeArg(s.Timestamp), timeArg(s.StatusSince),
-		string(s.LastSource), jsonMap(s.Labels), string(s.PipelineStatus), string(s.DriftStatus), s.StaleAfter,
+		string(s.LastSource), labels, string(s.PipelineStatus), string(s.DriftStatus), s.StaleAfter,
 		timeArg(s.PipelineReportedAt), timeArg(s.CronReportedAt), timeArg(s.LegacyWrittenAt), imported,
-		staleAfterUS(s.StaleAfter),
+		staleAfterUS(s.StaleAfter), head,
+	)
+}
+
+// headColumns cuts the changed_files and labels columns out of a head:
+// AppendJSONHead writes them as encoding/json would (what jsonList and
+// jsonMap write), so encoding them again is wasted work. Inside an encoded
+// string every '"' is escaped, so a marker that starts with `,"` or ends
+// with `":` cannot occur inside one, and the first match is the field
+// itself. ok is false when a marker is missing.
+func headColumns(head []byte) (files, labels string, ok bool) {
+	files, ok = cutBetween(head, `,"changed_files":`, `,"validation_status":`)
+	if !ok {
+		return "", "", false
 	}
+	labels, ok = cutBetween(head, `,"labels":`, `,"stale_after":`)
+	return files, labels, ok
+}
+
+func cutBetween(b []byte, start, end string) (string, bool) {
+	i := bytes.Index(b, []byte(start))
+	if i < 0 {
+		return "", false
+	}
+	b = b[i+len(start):]
+	j := bytes.Index(b, []byte(end))
+	if j < 0 {
+		return "", false
+	}
+	return string(b[:j]), true
 }
 
 // normalize makes s what reading it back returns: times in UTC at
-// microsecond precision, and empty rather than nil lists and maps.
+// microsecond precision, empty rather than nil lists and maps, and strings
+// in valid UTF-8 (see validUTF8), as the JSON columns and heads keep them.
 func normalize(s *gitops.Server) {
+	for _, p := range []*string{&s.ServerGroup, &s.Host, &s.ProjectName, &s.RepoName, &s.ServerType,
+		&s.Environment, &s.ValidationMessage, &s.CommitSHA, &s.Branch, &s.UpdatedBy, &s.StaleAfter} {
+		*p = validUTF8(*p)
+	}
+	s.Status, s.ValidationStatus = gitops.Status(validUTF8(string(s.Status))), gitops.ValidationStatus(validUTF8(string(s.ValidationStatus)))
+	s.LastSource, s.PipelineStatus = gitops.Source(validUTF8(string(s.LastSource))), gitops.Status(validUTF8(string(s.PipelineStatus)))
+	s.DriftStatus = gitops.Status(validUTF8(string(s.DriftStatus)))
+	for i, f := range s.ChangedFiles {
+		if !utf8.ValidString(f) {
+			s.ChangedFiles = slices.Clone(s.ChangedFiles)
+			for j := i; j < len(s.ChangedFiles); j++ {
+				s.ChangedFiles[j] = validUTF8(s.ChangedFiles[j])
+			}
+			break
+		}
+	}
+	s.Labels = validLabels(s.Labels)
 	for _, t := range []*time.Time{&s.LastPipelineRun, &s.LastCronCheck, &s.Timestamp, &s.StatusSince,
 		&s.PipelineReportedAt, &s.CronReportedAt, &s.LegacyWrittenAt} {
 		if !t.IsZero() {
@@ -244,6 +300,28 @@ func normalize(s *gitops.Server) {
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
 	}
+}
+
+// validLabels returns m with its keys and values in valid UTF-8, as
+// writing it as JSON and reading it back gives: where two keys become one,
+// the value of the later key in byte order wins, as encoding/json writes
+// keys in that order and reading keeps the last.
+func validLabels(m map[string]string) map[string]string {
+	clean := true
+	for k, v := range m {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return m
+	}
+	out := make(map[string]string, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out[validUTF8(k)] = validUTF8(m[k])
+	}
+	return out
 }
 
 func scanEvent(sc scanner, e *gitops.Event) error {

@@ -5,8 +5,20 @@
 // Writes go through one writer goroutine that owns the only writing
 // connection and commits all the requests waiting for it in one transaction
 // (group commit), so each update is an atomic read-modify-write of its
-// server and one fsync covers many updates. Reads run in parallel on a pool
-// of read-only connections (WAL mode lets them proceed during writes).
+// server and one fsync covers many updates.
+//
+// The store keeps every server's record encoded in memory, in an index the
+// writer keeps exactly current: after a batch commits, and before its
+// callers are answered, the writer publishes what it changed. GetEncoded
+// and ListEncoded answer from that index without touching the database or
+// encoding a record; Get, List, Events and LegacyLatest run SQL in
+// parallel on a pool of read-only connections (WAL mode lets them proceed
+// during writes).
+//
+// Because of that index, one process at a time opens a database to write
+// it: Open holds an exclusive lock on a file next to the database for as
+// long as the store is open. OpenReadOnly opens it beside that process,
+// without an index, for reads such as an export.
 package sqlite
 
 import (
@@ -17,6 +29,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -42,21 +55,26 @@ const maxBatch = 256
 // callers block on sending.
 const queueLen = 4 * maxBatch
 
-// Store is a gitops.Store in a SQLite file. It is safe for concurrent use;
-// see the package documentation for how reads and writes are arranged.
-// Several processes may open the same file: SQLite's file lock serialises
-// their writers (waiting up to the busy timeout).
+// Store is a gitops.Store and a gitops.EncodedReader in a SQLite file. It
+// is safe for concurrent use; see the package documentation for how reads
+// and writes are arranged. One process at a time may Open a file (others
+// may OpenReadOnly it).
 type Store struct {
 	path       string
 	now        func() time.Time
 	staleAfter time.Duration
 
 	readDB  *sql.DB // pool of query_only connections
-	writeDB *sql.DB // the writer's one connection
+	writeDB *sql.DB // the writer's one connection; nil when read-only
 	// Prepared on the readers' pool for the hot single-row reads.
 	getStmt, legacyWS, legacyIS *sql.Stmt
 
-	w *writer
+	w    *writer // nil when read-only
+	idx  *index  // nil when read-only
+	lock *os.File
+
+	// readOnly is set by OpenReadOnly: writes fail, reads run SQL.
+	readOnly bool
 
 	// mu guards sends on w.reqs against Close closing it: senders hold it
 	// for reading, Close for writing.
@@ -67,7 +85,10 @@ type Store struct {
 	closeErr  error
 }
 
-var _ gitops.Store = (*Store)(nil)
+var (
+	_ gitops.Store         = (*Store)(nil)
+	_ gitops.EncodedReader = (*Store)(nil)
+)
 
 // pragmas are set on every connection through the DSN, so every pooled
 // connection has them, including ones database/sql opens later.
@@ -89,26 +110,63 @@ func dsn(path string, extra url.Values) string {
 	return path + "?" + q.Encode()
 }
 
-// Open opens the SQLite database at path, creating the file (but not its
-// directory) when it does not exist, and applies any migration it lacks.
+// Open opens the SQLite database at path for this process to read and
+// write, creating the file (but not its directory) when it does not exist,
+// applies any migration it lacks, and loads the index of every server.
 // opts.Now is the store's clock (nil means time.Now) and opts.StaleAfter
 // the global staleness threshold (0 turns it off).
+//
+// It holds an exclusive lock on path+".lock" until Close (the system
+// releases it when the process dies, so kill -9 leaves none behind): a
+// database another process has open fails at once.
 //
 // Errors are *gitops.Error values with code EUNAVAILABLE and a one-line
 // message naming path, such as "cannot open database /data/status.db: ...".
 func Open(path string, opts gitops.StoreOptions) (*Store, error) {
-	s, err := open(path, opts)
+	if err := checkPath(path); err != nil {
+		return nil, gitops.Errorf(gitops.EUNAVAILABLE, "cannot open database %s: %s", path, oneLine(err))
+	}
+	lock, err := lockFile(path + ".lock")
+	if errors.Is(err, errLocked) {
+		return nil, gitops.Errorf(gitops.EUNAVAILABLE, "database %s is in use by another gitops-status process; "+
+			"stop it first (SQLite serves one process; use PostgreSQL for several replicas)", path)
+	}
+	if err != nil {
+		return nil, gitops.Errorf(gitops.EUNAVAILABLE, "cannot open database %s: %s", path, oneLine(err))
+	}
+	s, err := open(path, opts, lock)
+	if err != nil {
+		lock.Close()
+		return nil, gitops.Errorf(gitops.EUNAVAILABLE, "cannot open database %s: %s", path, oneLine(err))
+	}
+	return s, nil
+}
+
+// OpenReadOnly opens the existing SQLite database at path for reading
+// only, also while another process has it open with Open (as `export`
+// does beside a running server): it takes no lock, keeps no index (its
+// GetEncoded and ListEncoded encode what Get and List read) and applies no
+// migration. Every write returns EUNAVAILABLE. Errors are as Open's.
+func OpenReadOnly(path string, opts gitops.StoreOptions) (*Store, error) {
+	s, err := openReadOnly(path, opts)
 	if err != nil {
 		return nil, gitops.Errorf(gitops.EUNAVAILABLE, "cannot open database %s: %s", path, oneLine(err))
 	}
 	return s, nil
 }
 
-func open(path string, opts gitops.StoreOptions) (_ *Store, err error) {
+func checkPath(path string) error {
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || strings.HasPrefix(path, ":memory:") {
-		return nil, errors.New("the path must name a file, without '?' or '#'")
+		return errors.New("the path must name a file, without '?' or '#'")
 	}
-	s := &Store{path: path, now: opts.Clock(), staleAfter: opts.StaleAfter}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return errors.New("it is a directory")
+	}
+	return nil
+}
+
+func open(path string, opts gitops.StoreOptions, lock *os.File) (_ *Store, err error) {
+	s := &Store{path: path, now: opts.Clock(), staleAfter: opts.StaleAfter, lock: lock}
 	defer func() {
 		if err != nil {
 			s.closeDBs()
@@ -136,15 +194,48 @@ func open(path string, opts gitops.StoreOptions) (_ *Store, err error) {
 		conn.Close()
 		return nil, err
 	}
-	if s.w, err = newWriter(ctx, s, conn); err != nil {
+	in := interner{}
+	if s.idx, err = loadIndex(ctx, conn, in); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("loading servers: %w", err)
+	}
+	if s.w, err = newWriter(ctx, s, conn, s.idx, in); err != nil {
 		conn.Close()
 		return nil, err
 	}
-
-	// Readers: query_only guards against a write slipping past the writer.
-	if s.readDB, err = sql.Open("sqlite", dsn(path, url.Values{"_pragma": {"query_only(1)"}})); err != nil {
+	if err := s.openReaders(ctx); err != nil {
 		s.w.stopUnstarted()
 		return nil, err
+	}
+	go s.w.run()
+	return s, nil
+}
+
+func openReadOnly(path string, opts gitops.StoreOptions) (_ *Store, err error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	// SQLite would create a missing file; a read-only store must not.
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	s := &Store{path: path, now: opts.Clock(), staleAfter: opts.StaleAfter, readOnly: true}
+	defer func() {
+		if err != nil {
+			s.closeDBs()
+		}
+	}()
+	if err := s.openReaders(context.Background()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// openReaders opens the readers' pool and prepares its statements.
+func (s *Store) openReaders(ctx context.Context) (err error) {
+	// Readers: query_only guards against a write slipping past the writer.
+	if s.readDB, err = sql.Open("sqlite", dsn(s.path, url.Values{"_pragma": {"query_only(1)"}})); err != nil {
+		return err
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	s.readDB.SetMaxOpenConns(n)
@@ -160,12 +251,10 @@ func open(path string, opts gitops.StoreOptions) (_ *Store, err error) {
 		{&s.legacyIS, selectServer + ` WHERE imported = 1 ORDER BY timestamp DESC, server_group, host LIMIT 1`},
 	} {
 		if *p.dst, err = s.readDB.PrepareContext(ctx, p.sql); err != nil {
-			s.w.stopUnstarted()
-			return nil, err
+			return err
 		}
 	}
-	go s.w.run()
-	return s, nil
+	return nil
 }
 
 // closeDBs releases what open managed to open.
@@ -192,11 +281,21 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed.Store(true)
-		close(s.w.reqs)
+		if s.w != nil {
+			close(s.w.reqs)
+		}
 		s.mu.Unlock()
-		<-s.w.done
+		if s.w != nil {
+			<-s.w.done
+		}
+		if s.idx != nil {
+			s.idx.reset(nil) // let the records go, though the Store may live on
+		}
 		if err := s.closeDBs(); err != nil {
 			s.closeErr = gitops.Errorf(gitops.EINTERNAL, "closing database %s: %s", s.path, oneLine(err))
+		}
+		if s.lock != nil {
+			s.lock.Close() // releases the lock, after the database is closed
 		}
 	})
 	return s.closeErr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -94,6 +95,9 @@ func TestMigrationsRecordedOnce(t *testing.T) {
 	}
 }
 
+// TestConcurrentOpenOfNewFile opens a new file from several goroutines at
+// once: those that find it locked say so, the others (one at a time) create
+// and migrate it once.
 func TestConcurrentOpenOfNewFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "status.db")
 	var wg sync.WaitGroup
@@ -110,10 +114,92 @@ func TestConcurrentOpenOfNewFile(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	opened := 0
 	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Open %d: %v", i, err)
+		switch {
+		case err == nil:
+			opened++
+		case !strings.Contains(gitops.ErrorMessage(err), "is in use by another gitops-status process"):
+			t.Errorf("Open %d: %v, want success or the in-use error", i, err)
 		}
+	}
+	if opened == 0 {
+		t.Error("no concurrent Open succeeded")
+	}
+	s := mustOpen(t, path, gitops.StoreOptions{})
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOneProcessAtATime checks the lock Open holds: a second Open of the
+// same file fails with one clear line while the first is open, and
+// succeeds once it is closed; OpenReadOnly works beside it all along.
+func TestOneProcessAtATime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status.db")
+	ctx := context.Background()
+	first, err := sqlite.Open(path, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Apply(ctx, pipeline("g", "h", "abc")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlite.Open(path, gitops.StoreOptions{})
+	want := "database " + path + " is in use by another gitops-status process; stop it first " +
+		"(SQLite serves one process; use PostgreSQL for several replicas)"
+	if gitops.ErrorCode(err) != gitops.EUNAVAILABLE || gitops.ErrorMessage(err) != want {
+		t.Fatalf("second Open = %v, want EUNAVAILABLE %q", err, want)
+	}
+
+	ro, err := sqlite.OpenReadOnly(path, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatalf("OpenReadOnly beside an open store: %v", err)
+	}
+	defer ro.Close()
+	k := gitops.Key{ServerGroup: "g", Host: "h"}
+	if got, err := ro.Get(ctx, k); err != nil || got.CommitSHA != "abc" {
+		t.Errorf("read-only Get = %+v, %v; want the first store's write", got, err)
+	}
+	if _, err := first.Apply(ctx, pipeline("g", "h2", "def")); err != nil {
+		t.Fatal(err)
+	}
+	if l, n, err := ro.List(ctx, gitops.Filter{}); err != nil || n != 2 || len(l) != 2 {
+		t.Errorf("read-only List = %d servers (total %d), %v; want both of the first store's", len(l), n, err)
+	}
+	want2, _ := first.Get(ctx, k)
+	if enc, err := ro.GetEncoded(ctx, k); err != nil || string(enc.AppendJSON(nil)) != string(want2.AppendJSON(nil)) {
+		t.Errorf("read-only GetEncoded = %s, %v; want %s", enc.AppendJSON(nil), err, want2.AppendJSON(nil))
+	}
+	if l, n, err := ro.ListEncoded(ctx, gitops.Filter{Limit: 1, Offset: 1}); err != nil || n != 2 || len(l) != 1 {
+		t.Errorf("read-only ListEncoded(limit 1, offset 1) = %d records (total %d), %v", len(l), n, err)
+	}
+	_, applyErr := ro.Apply(ctx, pipeline("g", "x", "x"))
+	_, importErr := ro.Import(ctx, nil, gitops.ImportReplace)
+	_, pruneErr := ro.PruneEvents(ctx, time.Now())
+	for name, err := range map[string]error{"Apply": applyErr, "Import": importErr, "PruneEvents": pruneErr, "Delete": ro.Delete(ctx, k)} {
+		if gitops.ErrorCode(err) != gitops.EUNAVAILABLE || !strings.Contains(gitops.ErrorMessage(err), "read-only") {
+			t.Errorf("read-only %s = %v, want EUNAVAILABLE saying read-only", name, err)
+		}
+	}
+
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := mustOpen(t, path, gitops.StoreOptions{})
+	if _, err := again.Get(ctx, k); err != nil {
+		t.Errorf("Get after reopening: %v", err)
+	}
+}
+
+func TestOpenReadOnlyMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status.db")
+	_, err := sqlite.OpenReadOnly(path, gitops.StoreOptions{})
+	if gitops.ErrorCode(err) != gitops.EUNAVAILABLE || !strings.HasPrefix(gitops.ErrorMessage(err), "cannot open database "+path+": ") {
+		t.Errorf("OpenReadOnly(missing file) = %v, want EUNAVAILABLE naming the path", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("OpenReadOnly created %s (stat: %v)", path, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -20,8 +21,10 @@ type request struct {
 }
 
 // writer owns the only writing connection. It takes every request waiting
-// in reqs (up to maxBatch), runs them in one transaction, commits once and
-// then answers them all: one fsync for the whole batch.
+// in reqs (up to maxBatch), runs them in one transaction, commits once,
+// publishes what the batch changed to the index, and then answers them
+// all: one fsync for the whole batch, and a write is readable from the
+// index before its caller hears it succeeded.
 type writer struct {
 	s    *Store
 	conn *sql.Conn
@@ -33,10 +36,26 @@ type writer struct {
 	savepoint, release, rollbackTo    *sql.Stmt
 	get, upsert, addEvent, del, prune *sql.Stmt
 	anyServer, getMeta, setMeta       *sql.Stmt
+
+	idx *index
+	in  interner
+	// headsOK says decodeHead reads this build's heads back exactly, so
+	// updates read the current record from the index (see getServer).
+	headsOK bool
+	// changes are the index changes of the running request, in order;
+	// pending is the newest change by key (nil = deleted) of the batch's
+	// requests that succeeded, which later requests of the batch read
+	// instead of the published index and which is published on commit.
+	changes []change
+	pending map[gitops.Key]*entry
+
+	args    []any  // upsert arguments, reused
+	headBuf []byte // encoding buffer, reused
 }
 
-func newWriter(ctx context.Context, s *Store, conn *sql.Conn) (*writer, error) {
-	w := &writer{s: s, conn: conn, reqs: make(chan *request, queueLen), done: make(chan struct{})}
+func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index, in interner) (*writer, error) {
+	w := &writer{s: s, conn: conn, reqs: make(chan *request, queueLen), done: make(chan struct{}),
+		idx: idx, in: in, headsOK: headRoundTrips(), pending: map[gitops.Key]*entry{}}
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -151,8 +170,13 @@ func (w *writer) runBatch(batch []*request, errs []error) {
 				w.abort(batch, errs, dbError("writing", err))
 				return
 			}
+			for _, c := range w.changes {
+				w.pending[c.k] = c.e
+			}
+			w.dropChanges()
 			continue
 		}
+		w.dropChanges() // rolled back with the request
 		// Some errors (disk full, I/O) make SQLite roll back the whole
 		// transaction; then the savepoint is gone and the batch is lost.
 		if _, err := w.rollbackTo.ExecContext(bg); err != nil {
@@ -166,8 +190,13 @@ func (w *writer) runBatch(batch []*request, errs []error) {
 	}
 	if _, err := w.commit.ExecContext(bg); err != nil {
 		w.abort(batch, errs, dbError("committing writes", err))
+		// Whether a failed COMMIT wrote anything is the database's to
+		// say: read the index again rather than guess.
+		w.reload()
 		return
 	}
+	w.idx.publish(w.pending)
+	w.forget()
 	answer(batch, errs)
 }
 
@@ -175,7 +204,38 @@ func (w *writer) runBatch(batch []*request, errs []error) {
 // failed on its own with err: none of the batch was written.
 func (w *writer) abort(batch []*request, errs []error, err error) {
 	_, _ = w.rollback.ExecContext(context.Background()) // fails harmlessly when SQLite already rolled back
+	w.forget()
 	failAll(batch, errs, err)
+}
+
+// forget drops the batch's index changes, published or rolled back.
+func (w *writer) forget() {
+	w.dropChanges()
+	clear(w.pending)
+}
+
+func (w *writer) dropChanges() {
+	clear(w.changes)
+	w.changes = w.changes[:0]
+}
+
+// reload reads the whole index from the database again. When it cannot,
+// the index stays as it was: the database most likely rolled back.
+func (w *writer) reload() {
+	fresh, err := loadIndex(context.Background(), w.conn, w.in)
+	if err != nil {
+		return
+	}
+	w.idx.reset(fresh.entries)
+}
+
+// current returns the entry of k as the batch so far left it, nil when the
+// server does not exist.
+func (w *writer) current(k gitops.Key) *entry {
+	if e, ok := w.pending[k]; ok {
+		return e
+	}
+	return w.idx.lookup(k)
 }
 
 func failAll(batch []*request, errs []error, err error) {
@@ -211,6 +271,9 @@ func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.readOnly {
+		return gitops.Errorf(gitops.EUNAVAILABLE, "database %s is open read-only", s.path)
+	}
 	r := &request{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed.Load() {
@@ -227,9 +290,22 @@ func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
 	return <-r.done
 }
 
-// getServer reads one server inside the writer's transaction. found is
-// false when it does not exist.
+// getServer returns one server as the writer's transaction sees it. found
+// is false when it does not exist. The index is exact (the writer is its
+// only mutator and no other process writes the file), so the record is
+// decoded from the server's head; it is read with SQL only when this
+// build's heads do not read back.
 func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error) {
+	e := w.current(k)
+	if e == nil {
+		return s, false, nil
+	}
+	if w.headsOK {
+		if s, err := decodeHead(e.head); err == nil {
+			s.Imported, s.LegacyWrittenAt = e.imported, e.legacyWrittenAt
+			return s, true, nil
+		}
+	}
 	err = scanServer(w.get.QueryRowContext(context.Background(), k.ServerGroup, k.Host), &s)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, false, nil
@@ -240,10 +316,18 @@ func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error
 	return s, true, nil
 }
 
+// putServer writes s, a normalized record, with its head, and stages its
+// new index entry.
 func (w *writer) putServer(s *gitops.Server) error {
-	if _, err := w.upsert.ExecContext(context.Background(), serverArgs(s)...); err != nil {
+	w.headBuf = s.AppendJSONHead(w.headBuf[:0])
+	head := bytes.Clone(w.headBuf)
+	w.args = serverArgs(w.args[:0], s, head)
+	_, err := w.upsert.ExecContext(context.Background(), w.args...)
+	clear(w.args)
+	if err != nil {
 		return dbError("writing server "+s.Key().String(), err)
 	}
+	w.changes = append(w.changes, change{s.Key(), w.in.newEntry(s, head)})
 	return nil
 }
 
@@ -323,6 +407,7 @@ func (s *Store) Delete(ctx context.Context, k gitops.Key) error {
 		if n == 0 {
 			return notFound(k)
 		}
+		w.changes = append(w.changes, change{k, nil})
 		return nil
 	})
 }

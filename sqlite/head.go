@@ -1,0 +1,508 @@
+package sqlite
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// A head is a record encoded by (*gitops.Server).AppendJSONHead: every
+// stored field of the JSON record, the object left open for the computed
+// tail. The writer keeps one per server, in the servers.head column and in
+// the in-memory index, and reads the current record of an update back from
+// it (decodeHead) instead of selecting and scanning the row's 26 columns.
+
+// errHead is a head decodeHead cannot read back; callers fall back to SQL.
+var errHead = errors.New("unreadable record head")
+
+// headKeys are the keys a head carries, each exactly once.
+var headKeys = []string{
+	"project_name", "repo_name", "server_group", "server_type", "environment", "host", "status",
+	"changed_files", "validation_status", "validation_message", "commit_sha", "branch", "updated_by",
+	"last_pipeline_run", "last_cron_check", "timestamp", "status_since", "last_source",
+	"pipeline_status", "drift_status", "labels", "stale_after", "pipeline_reported_at", "cron_reported_at",
+}
+
+// decodeHead reads a head back into the record it was encoded from (every
+// field but Stale, LegacyWrittenAt and Imported, which the head does not
+// carry). It accepts the keys in any order but each of headKeys exactly
+// once, so a head written by a different encoder fails rather than
+// decoding to a partial record. Strings without escapes share one copy of
+// head.
+func decodeHead(head []byte) (gitops.Server, error) {
+	var s gitops.Server
+	d := headDecoder{in: string(head)}
+	if !d.eat('{') {
+		return s, errHead
+	}
+	var seen uint32
+	for i := 0; ; i++ {
+		if i > 0 && !d.eat(',') {
+			break
+		}
+		key, ok := d.str()
+		if !ok || !d.eat(':') {
+			return s, errHead
+		}
+		bit, ok := headKeyBit(key)
+		if !ok || seen&bit != 0 {
+			return s, errHead
+		}
+		seen |= bit
+		switch key {
+		case "project_name":
+			s.ProjectName, ok = d.str()
+		case "repo_name":
+			s.RepoName, ok = d.str()
+		case "server_group":
+			s.ServerGroup, ok = d.str()
+		case "server_type":
+			s.ServerType, ok = d.str()
+		case "environment":
+			s.Environment, ok = d.str()
+		case "host":
+			s.Host, ok = d.str()
+		case "status":
+			s.Status, ok = strAs[gitops.Status](&d)
+		case "changed_files":
+			s.ChangedFiles, ok = d.strList()
+		case "validation_status":
+			s.ValidationStatus, ok = strAs[gitops.ValidationStatus](&d)
+		case "validation_message":
+			s.ValidationMessage, ok = d.str()
+		case "commit_sha":
+			s.CommitSHA, ok = d.str()
+		case "branch":
+			s.Branch, ok = d.str()
+		case "updated_by":
+			s.UpdatedBy, ok = d.str()
+		case "last_pipeline_run":
+			s.LastPipelineRun, ok = d.time()
+		case "last_cron_check":
+			s.LastCronCheck, ok = d.time()
+		case "timestamp":
+			s.Timestamp, ok = d.time()
+		case "status_since":
+			s.StatusSince, ok = d.time()
+		case "last_source":
+			s.LastSource, ok = strAs[gitops.Source](&d)
+		case "pipeline_status":
+			s.PipelineStatus, ok = strAs[gitops.Status](&d)
+		case "drift_status":
+			s.DriftStatus, ok = strAs[gitops.Status](&d)
+		case "labels":
+			s.Labels, ok = d.strMap()
+		case "stale_after":
+			s.StaleAfter, ok = d.str()
+		case "pipeline_reported_at":
+			s.PipelineReportedAt, ok = d.time()
+		case "cron_reported_at":
+			s.CronReportedAt, ok = d.time()
+		}
+		if !ok {
+			return s, errHead
+		}
+	}
+	if d.pos != len(d.in) || seen != 1<<len(headKeys)-1 {
+		return s, errHead
+	}
+	return s, nil
+}
+
+func headKeyBit(key string) (uint32, bool) {
+	for i, k := range headKeys {
+		if k == key {
+			return 1 << i, true
+		}
+	}
+	return 0, false
+}
+
+// headDecoder reads the JSON AppendJSONHead writes: no whitespace, strings,
+// null, arrays of strings and objects of strings.
+type headDecoder struct {
+	in  string
+	pos int
+}
+
+func (d *headDecoder) eat(c byte) bool {
+	if d.pos < len(d.in) && d.in[d.pos] == c {
+		d.pos++
+		return true
+	}
+	return false
+}
+
+func strAs[T ~string](d *headDecoder) (T, bool) {
+	s, ok := d.str()
+	return T(s), ok
+}
+
+// str reads a JSON string.
+func (d *headDecoder) str() (string, bool) {
+	if !d.eat('"') {
+		return "", false
+	}
+	start := d.pos
+	for i := start; i < len(d.in); i++ {
+		switch c := d.in[i]; {
+		case c == '"':
+			d.pos = i + 1
+			return d.in[start:i], true
+		case c == '\\':
+			return d.escaped(start, i)
+		case c < 0x20:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// escaped finishes a string that has an escape at i.
+func (d *headDecoder) escaped(start, i int) (string, bool) {
+	var b strings.Builder
+	b.WriteString(d.in[start:i])
+	for i < len(d.in) {
+		c := d.in[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			return b.String(), true
+		case c < 0x20:
+			return "", false
+		case c != '\\':
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		if i+1 >= len(d.in) {
+			return "", false
+		}
+		switch e := d.in[i+1]; e {
+		case '"', '\\', '/':
+			b.WriteByte(e)
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'u':
+			r, ok := hex4(d.in, i+2)
+			if !ok {
+				return "", false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				r2, ok := rune(0), false
+				if i+1 < len(d.in) && d.in[i] == '\\' && d.in[i+1] == 'u' {
+					r2, ok = hex4(d.in, i+2)
+				}
+				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+					r = dec
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			b.WriteRune(r)
+			continue
+		default:
+			return "", false
+		}
+		i += 2
+	}
+	return "", false
+}
+
+func hex4(s string, at int) (rune, bool) {
+	if at+4 > len(s) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s[at:at+4], 16, 16)
+	return rune(v), err == nil
+}
+
+// time reads null or a time as AppendJSONHead writes it (RFC 3339 in UTC).
+func (d *headDecoder) time() (time.Time, bool) {
+	if strings.HasPrefix(d.in[d.pos:], "null") {
+		d.pos += 4
+		return time.Time{}, true
+	}
+	s, ok := d.str()
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.IsZero() {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+func (d *headDecoder) strList() ([]string, bool) {
+	if !d.eat('[') {
+		return nil, false
+	}
+	l := []string{}
+	if d.eat(']') {
+		return l, true
+	}
+	for {
+		s, ok := d.str()
+		if !ok {
+			return nil, false
+		}
+		l = append(l, s)
+		if d.eat(']') {
+			return l, true
+		}
+		if !d.eat(',') {
+			return nil, false
+		}
+	}
+}
+
+func (d *headDecoder) strMap() (map[string]string, bool) {
+	if !d.eat('{') {
+		return nil, false
+	}
+	m := map[string]string{}
+	if d.eat('}') {
+		return m, true
+	}
+	for {
+		k, ok := d.str()
+		if !ok || !d.eat(':') {
+			return nil, false
+		}
+		v, ok := d.str()
+		if !ok {
+			return nil, false
+		}
+		m[k] = v
+		if d.eat('}') {
+			return m, true
+		}
+		if !d.eat(',') {
+			return nil, false
+		}
+	}
+}
+
+// headSample is a record with every field set, and with the characters
+// encoders disagree about, for headFormat and headRoundTrips.
+func headSample() gitops.Server {
+	t := time.Date(2026, 4, 26, 10, 30, 0, 123456000, time.UTC)
+	return gitops.Server{
+		ServerGroup: "rsyslog-prod", Host: "rsyslog-01", ProjectName: "infra <&> \"q\" \\",
+		RepoName: "r\u2028\u2029", ServerType: "rsyslog", Environment: "prod\t\n\r\b\f\x01\x7f",
+		Status: gitops.StatusOutOfSync, ChangedFiles: []string{"a.conf", "ünï/çødé", `","`, ""},
+		ValidationStatus: gitops.ValidationFailed, ValidationMessage: "line 3: \"x\" 😀",
+		CommitSHA: "0123456789abcdef0123456789abcdef01234567", Branch: "main", UpdatedBy: "woodpecker",
+		LastPipelineRun: t, LastCronCheck: t.Add(time.Second), Timestamp: t.Add(2 * time.Second),
+		StatusSince: t.Add(-time.Hour), LastSource: gitops.SourceCron,
+		Labels:         map[string]string{"dc": "dc1", `k"`: `v":"w`, "": ""},
+		PipelineStatus: gitops.StatusSynced, DriftStatus: gitops.StatusOutOfSync, StaleAfter: "30m",
+		PipelineReportedAt: t.Add(-time.Minute), CronReportedAt: time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC),
+	}
+}
+
+// headFormat names the encoding AppendJSONHead writes, as the hash of the
+// sample's head. The store records it next to the stored heads: a binary
+// whose encoder writes something else re-encodes every head at Open.
+func headFormat() string {
+	s := headSample()
+	sum := sha256.Sum256(s.AppendJSONHead(nil))
+	return hex.EncodeToString(sum[:16])
+}
+
+// headRoundTrips reports whether decodeHead reads back what this build's
+// AppendJSONHead writes. When it does not (the domain's encoder changed in
+// a way decodeHead does not follow), the writer reads records with SQL.
+func headRoundTrips() bool {
+	want := headSample()
+	got, err := decodeHead(want.AppendJSONHead(nil))
+	return err == nil && reflect.DeepEqual(got, want)
+}
+
+// validUTF8 replaces each byte of s that is not part of valid UTF-8 with
+// U+FFFD, as encoding/json and AppendJSON do when they write s. Stores
+// keep strings so, so that a record reads back, from its columns or from
+// its head, as it was returned when written.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString("\uFFFD")
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// entryFromHead builds the entry of a stored head, reading only the fields
+// an entry keeps and skipping the others without allocating. The entry
+// shares head, which must not change afterwards.
+func (in interner) entryFromHead(head []byte, imported bool, legacyWrittenAt time.Time) (*entry, error) {
+	if len(head) == 0 {
+		return nil, errHead
+	}
+	d := headDecoder{in: unsafe.String(unsafe.SliceData(head), len(head))}
+	if !d.eat('{') {
+		return nil, errHead
+	}
+	sv := gitops.Server{Imported: imported, LegacyWrittenAt: legacyWrittenAt}
+	files := 0
+	const need = 1<<10 - 1
+	var seen uint32
+	for i := 0; ; i++ {
+		if i > 0 && !d.eat(',') {
+			break
+		}
+		key, ok := d.str()
+		if !ok || !d.eat(':') {
+			return nil, errHead
+		}
+		var bit uint32
+		switch key {
+		case "server_group":
+			bit = 1 << 0
+			sv.ServerGroup, ok = d.str()
+		case "host":
+			bit = 1 << 1
+			sv.Host, ok = d.str()
+		case "server_type":
+			bit = 1 << 2
+			sv.ServerType, ok = d.str()
+		case "environment":
+			bit = 1 << 3
+			sv.Environment, ok = d.str()
+		case "status":
+			bit = 1 << 4
+			sv.Status, ok = strAs[gitops.Status](&d)
+		case "validation_status":
+			bit = 1 << 5
+			sv.ValidationStatus, ok = strAs[gitops.ValidationStatus](&d)
+		case "last_pipeline_run":
+			bit = 1 << 6
+			sv.LastPipelineRun, ok = d.time()
+		case "last_cron_check":
+			bit = 1 << 7
+			sv.LastCronCheck, ok = d.time()
+		case "stale_after":
+			bit = 1 << 8
+			sv.StaleAfter, ok = d.str()
+		case "changed_files":
+			bit = 1 << 9
+			files, ok = d.countList()
+		default:
+			ok = d.skip()
+		}
+		if !ok || seen&bit != 0 {
+			return nil, errHead
+		}
+		seen |= bit
+	}
+	if d.pos != len(d.in) || seen != need {
+		return nil, errHead
+	}
+	e := in.newEntry(&sv, head)
+	e.changedFiles = files
+	return e, nil
+}
+
+// skipStr passes over a string without building it.
+func (d *headDecoder) skipStr() bool {
+	if !d.eat('"') {
+		return false
+	}
+	for i := d.pos; i < len(d.in); i++ {
+		switch d.in[i] {
+		case '"':
+			d.pos = i + 1
+			return true
+		case '\\':
+			i++ // the escaped byte; \u's digits pass as ordinary bytes
+		}
+	}
+	return false
+}
+
+// skip passes over a value a head holds: null, a string, an array of
+// strings or an object of strings.
+func (d *headDecoder) skip() bool {
+	if d.pos >= len(d.in) {
+		return false
+	}
+	switch d.in[d.pos] {
+	case 'n':
+		if strings.HasPrefix(d.in[d.pos:], "null") {
+			d.pos += 4
+			return true
+		}
+		return false
+	case '"':
+		return d.skipStr()
+	case '[':
+		_, ok := d.countList()
+		return ok
+	case '{':
+		d.pos++
+		if d.eat('}') {
+			return true
+		}
+		for {
+			if !d.skipStr() || !d.eat(':') || !d.skipStr() {
+				return false
+			}
+			if d.eat('}') {
+				return true
+			}
+			if !d.eat(',') {
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// countList passes over an array of strings and counts them.
+func (d *headDecoder) countList() (int, bool) {
+	if !d.eat('[') {
+		return 0, false
+	}
+	if d.eat(']') {
+		return 0, true
+	}
+	for n := 1; ; n++ {
+		if !d.skipStr() {
+			return 0, false
+		}
+		if d.eat(']') {
+			return n, true
+		}
+		if !d.eat(',') {
+			return 0, false
+		}
+	}
+}

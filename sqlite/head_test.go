@@ -1,0 +1,167 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// TestHeadRoundTrips fails when the domain's AppendJSONHead writes
+// something decodeHead does not read back; the store would then still be
+// right, but read every updated record with SQL.
+func TestHeadRoundTrips(t *testing.T) {
+	if !headRoundTrips() {
+		s := headSample()
+		_, err := decodeHead(s.AppendJSONHead(nil))
+		t.Fatalf("decodeHead does not read back AppendJSONHead's sample (%v):\n%s", err, s.AppendJSONHead(nil))
+	}
+}
+
+func TestDecodeHeadRefuses(t *testing.T) {
+	s := headSample()
+	head := string(s.AppendJSONHead(nil))
+	for name, in := range map[string]string{
+		"empty":         "",
+		"closed":        head + "}",
+		"missing field": strings.Replace(head, `,"branch":"main"`, "", 1),
+		"unknown field": strings.Replace(head, `,"branch":"main"`, `,"branch":"main","extra":"x"`, 1),
+		"twice":         strings.Replace(head, `,"branch":"main"`, `,"branch":"main","branch":"x"`, 1),
+		"bad time":      strings.Replace(head, `"2026-04-26T10:30:00.123456Z"`, `"yesterday"`, 1),
+		"bad escape":    strings.Replace(head, `"main"`, `"ma\qin"`, 1),
+		"truncated":     head[:len(head)-3],
+	} {
+		if _, err := decodeHead([]byte(in)); err == nil {
+			t.Errorf("%s: decodeHead accepted %s", name, in)
+		}
+	}
+}
+
+func roundTrip(t *testing.T, s gitops.Server) {
+	t.Helper()
+	normalize(&s)
+	head := s.AppendJSONHead(nil)
+	got, err := decodeHead(head)
+	if err != nil {
+		t.Fatalf("decodeHead(%s): %v", head, err)
+	}
+	got.Imported, got.LegacyWrittenAt = s.Imported, s.LegacyWrittenAt
+	if !reflect.DeepEqual(got, s) {
+		t.Fatalf("decodeHead(AppendJSONHead(s)) differs from s:\n  got  %#v\n  want %#v", got, s)
+	}
+	files, labels, ok := headColumns(head)
+	if !ok || files != jsonList(s.ChangedFiles) || labels != jsonMap(s.Labels) {
+		t.Fatalf("headColumns = %q, %q, %v; want %q, %q", files, labels, ok, jsonList(s.ChangedFiles), jsonMap(s.Labels))
+	}
+}
+
+func FuzzHeadRoundTrip(f *testing.F) {
+	f.Add("a", "b", `","`, `":"`, "\u2028<&>", int64(1))
+	f.Add("", "\xff\xfe", `\`, `"`, "\x00\x1f", int64(-1))
+	f.Add(`,"changed_files":[`, `],"validation_status":`, `,"labels":{`, `},"stale_after":`, "😀", int64(0))
+	f.Fuzz(func(t *testing.T, a, b, c, d, e string, us int64) {
+		ts := time.UnixMicro(us % (250000 * 365 * 24 * 3600 * 1e6)).UTC()
+		if ts.Year() < 1 || ts.Year() > 9999 {
+			ts = time.Time{}
+		}
+		roundTrip(t, gitops.Server{
+			ServerGroup: a, Host: b, ProjectName: c, RepoName: d, ServerType: e, Environment: a + b,
+			Status: gitops.Status(c), ChangedFiles: []string{a, b, c, d, e}, ValidationStatus: gitops.ValidationStatus(d),
+			ValidationMessage: e, CommitSHA: a, Branch: b, UpdatedBy: c, LastPipelineRun: ts, LastCronCheck: ts,
+			Timestamp: ts, StatusSince: ts, LastSource: gitops.Source(e), Labels: map[string]string{a: b, c: d, e: a},
+			PipelineStatus: gitops.Status(a), DriftStatus: gitops.Status(b), StaleAfter: c,
+			PipelineReportedAt: ts, CronReportedAt: ts, Imported: us%2 == 0, LegacyWrittenAt: ts,
+		})
+	})
+}
+
+func TestHeadRoundTripEmpty(t *testing.T) {
+	roundTrip(t, gitops.Server{ServerGroup: "g", Host: "h"})
+	roundTrip(t, headSample())
+}
+
+// TestHeadsFilledAtOpen checks Open's repair of stored heads: rows with no
+// head (written before migration 0002, or by a binary that does not know
+// heads, which the trigger catches) and heads of another format are
+// encoded again from the rows.
+func TestHeadsFilledAtOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status.db")
+	ctx := context.Background()
+	s, err := Open(path, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"a", "b", "c", "d"} {
+		if _, err := s.Apply(ctx, &gitops.PipelineUpdate{ServerGroup: "g", Host: h, Status: gitops.StatusSynced, CommitSHA: "c-" + h}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	raw := func(q string, args ...any) {
+		t.Helper()
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	check := func(want map[string]string) {
+		t.Helper()
+		s, err := Open(path, gitops.StoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		list, _, err := s.List(ctx, gitops.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, _, err := s.ListEncoded(ctx, gitops.Filter{})
+		if err != nil || len(enc) != len(list) {
+			t.Fatalf("ListEncoded: %d records, %v; List has %d", len(enc), err, len(list))
+		}
+		for i := range list {
+			if got, want := string(enc[i].AppendJSON(nil)), string(list[i].AppendJSON(nil)); got != want {
+				t.Errorf("%s: encoded %s, want %s", list[i].Key(), got, want)
+			}
+			if list[i].CommitSHA != want[list[i].Host] {
+				t.Errorf("%s: commit %q, want %q", list[i].Key(), list[i].CommitSHA, want[list[i].Host])
+			}
+		}
+		var nulls int
+		if err := s.readDB.QueryRowContext(ctx, `SELECT count(*) FROM servers WHERE head IS NULL`).Scan(&nulls); err != nil || nulls != 0 {
+			t.Errorf("%d rows without a head after Open, %v", nulls, err)
+		}
+		// The writer reads records from the index: an update keeps what it
+		// does not own.
+		if _, err := s.Apply(ctx, &gitops.CronUpdate{ServerGroup: "g", Host: "a", Status: gitops.StatusSynced}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, gitops.Key{ServerGroup: "g", Host: "a"}); got.CommitSHA != want["a"] {
+			t.Errorf("after a cron update: commit %q, want %q kept", got.CommitSHA, want["a"])
+		}
+	}
+
+	// A binary that does not know heads updates a row: the trigger forgets
+	// its head, and Open encodes it from the row.
+	raw(`UPDATE servers SET commit_sha = 'changed' WHERE host = 'b'`)
+	raw(`UPDATE servers SET head = NULL WHERE host = 'c'`)
+	raw(`UPDATE servers SET head = CAST('{"host":"d"' AS BLOB) WHERE host = 'd'`) // unreadable
+	check(map[string]string{"a": "c-a", "b": "changed", "c": "c-c", "d": "c-d"})
+
+	// Heads of another format are all encoded again.
+	raw(`UPDATE servers SET head = CAST('{"stale":1' AS BLOB)`)
+	raw(`UPDATE meta SET value = 'older' WHERE key = ?`, metaHeadFormat)
+	check(map[string]string{"a": "c-a", "b": "changed", "c": "c-c", "d": "c-d"})
+}
