@@ -60,7 +60,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() != 0 {
 		return usageError{"export takes no arguments; it writes to stdout"}
 	}
-	store, err := openStore(ctx, cfg)
+	store, err := openStoreForReading(ctx, cfg)
 	if err != nil {
 		return err
 	}

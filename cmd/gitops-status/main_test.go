@@ -444,3 +444,21 @@ func TestSmokeScript(t *testing.T) {
 		t.Fatalf("smoke.sh ran fewer checks than expected:\n%s", out)
 	}
 }
+
+// TestExportWhileServing: export reads a SQLite store a server holds, and
+// import, which would write behind the server's back, is refused clearly.
+func TestExportWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	p := startServe(t, nil, "--data-dir", dir)
+	if code, _ := post(t, p.URL+"/status/pipeline", pipelineBody("grp", "h1", "abc")); code != 200 {
+		t.Fatalf("pipeline: %d", code)
+	}
+	out, errOut, code := runCLI("export", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, `"grp/h1"`) {
+		t.Fatalf("export beside a running server: exit %d, %q, %s", code, out, errOut)
+	}
+	_, errOut, code = runCLI("import", "--data-dir", dir, "../../testdata/v1-status.json")
+	if code == 0 || !strings.Contains(errOut, "in use") {
+		t.Fatalf("import beside a running server: exit %d, %q; want a refusal saying the database is in use", code, errOut)
+	}
+}

@@ -14,14 +14,32 @@ import (
 // openStore opens the store c selects: PostgreSQL when a database URL is
 // set, else SQLite in the data dir. Errors are one clear line.
 func openStore(ctx context.Context, c storeConfig) (gitops.Store, error) {
+	return open(ctx, c, false)
+}
+
+// openStoreForReading is openStore for commands that only read, such as
+// export: on SQLite it works beside a running server, which holds the
+// database for itself.
+func openStoreForReading(ctx context.Context, c storeConfig) (gitops.Store, error) {
+	return open(ctx, c, true)
+}
+
+func open(ctx context.Context, c storeConfig, readOnly bool) (gitops.Store, error) {
 	opts := gitops.StoreOptions{StaleAfter: c.StaleAfter}
 	if c.DatabaseURL != "" {
 		return openPostgres(ctx, c.DatabaseURL, opts)
 	}
+	path := filepath.Join(c.DataDir, "status.db")
+	if readOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no database at %s: %v", path, cleanPathErr(err))
+		}
+		return sqlite.OpenReadOnly(path, opts)
+	}
 	if err := checkWritableDir(c.DataDir); err != nil {
 		return nil, err
 	}
-	return sqlite.Open(filepath.Join(c.DataDir, "status.db"), opts)
+	return sqlite.Open(path, opts)
 }
 
 // checkWritableDir creates dir when missing and proves it writable, so that
