@@ -44,6 +44,13 @@ type Store struct {
 	// password is removed from every error text.
 	password string
 
+	// reqs carries Apply's requests to the writers (see apply.go). mu
+	// guards sends on it against Close closing it: senders hold it for
+	// reading, Close for writing.
+	reqs        chan *applyReq
+	mu          sync.RWMutex
+	writersDone sync.WaitGroup
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 }
@@ -78,7 +85,13 @@ func Open(ctx context.Context, url string, opts gitops.StoreOptions) (*Store, er
 		pool.Close()
 		return nil, dbError("applying migrations", pw, err)
 	}
-	return &Store{pool: pool, now: opts.Clock(), staleAfter: opts.StaleAfter, password: pw}, nil
+	s := &Store{pool: pool, now: opts.Clock(), staleAfter: opts.StaleAfter, password: pw,
+		reqs: make(chan *applyReq, writers*maxBatch)}
+	s.writersDone.Add(writers)
+	for range writers {
+		go s.writer()
+	}
+	return s, nil
 }
 
 // Migrate connects to the database at url, applies the migrations it lacks
@@ -134,11 +147,16 @@ func poolConfig(rawURL string) (*pgxpool.Config, error) {
 	return cfg, nil
 }
 
-// Close waits for calls in flight to release their connections, then
-// closes the pool. Every method called after Close returns EUNAVAILABLE.
+// Close stops taking updates, waits for the updates already taken and the
+// other calls in flight to finish, then closes the pool. Every method
+// called after Close returns EUNAVAILABLE.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
 		s.closed.Store(true)
+		close(s.reqs)
+		s.mu.Unlock()
+		s.writersDone.Wait()
 		s.pool.Close()
 	})
 	return nil

@@ -222,6 +222,21 @@ func TestApplyGetRoundTrip(t *testing.T) {
 		t.Fatalf("events: %+v", evs)
 	}
 
+	// Any text survives, in order, in lists and labels.
+	odd := []string{`a"b`, `c\d`, "{e,f}", " g ", "NULL", "", "ünï", `\"`, "z", "a"}
+	u := pipeline(k.ServerGroup, k.Host, "odd")
+	u.ChangedFiles = odd
+	u.Labels = map[string]string{`"k"`: `v\`, "{}": "[]"}
+	o = mustApply(t, s, u)
+	got, err = s.Get(ctx, k)
+	if err != nil || !reflect.DeepEqual(got.ChangedFiles, odd) || !reflect.DeepEqual(got.Labels, u.Labels) ||
+		!reflect.DeepEqual(o.Event.ChangedFiles, odd) {
+		t.Fatalf("odd text: %q %q, %v", got.ChangedFiles, got.Labels, err)
+	}
+	if evs, _ := s.Events(ctx, gitops.EventFilter{Limit: 1}); len(evs) != 1 || !reflect.DeepEqual(evs[0].ChangedFiles, odd) || evs[0].ID != o.Event.ID {
+		t.Fatalf("odd event: %+v", evs)
+	}
+
 	if err := s.Delete(ctx, k); err != nil {
 		t.Fatal(err)
 	}

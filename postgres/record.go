@@ -28,9 +28,10 @@ var serverColumnList = []string{"server_group", "host", "project_name", "repo_na
 const selectServer = `SELECT ` + serverColumns + ` FROM servers`
 
 // insertServer and updateServer take serverArgs; updateServer keys on $1,
-// $2 and rewrites every other column.
+// $2 and rewrites every other column. Both return the transaction's id.
 const insertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_ns)
-	VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27)`
+	VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27)
+	RETURNING pg_current_xact_id()::text`
 
 const updateServer = `UPDATE servers SET
 	project_name = $3, repo_name = $4, server_type = $5, environment = $6,
@@ -40,7 +41,8 @@ const updateServer = `UPDATE servers SET
 	last_source = $18, labels = $19, pipeline_status = $20, drift_status = $21,
 	stale_after = $22, pipeline_reported_at = $23, cron_reported_at = $24,
 	legacy_written_at = $25, imported = $26, stale_after_ns = $27
-	WHERE server_group = $1 AND host = $2`
+	WHERE server_group = $1 AND host = $2
+	RETURNING pg_current_xact_id()::text`
 
 // upsertSet is the ON CONFLICT clause that makes an insert rewrite an
 // existing row in place.
@@ -195,8 +197,8 @@ func jsonMap(m map[string]string) string {
 	return string(b)
 }
 
-// serverArgs are the insertServer and updateServer arguments for s, in
-// serverColumnList order.
+// serverArgs are the insertServer and updateServer arguments, and the COPY
+// row, for s, in serverColumnList order.
 func serverArgs(s *gitops.Server) []any {
 	return []any{
 		s.ServerGroup, s.Host, s.ProjectName, s.RepoName, s.ServerType, s.Environment,

@@ -1,0 +1,167 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+
+	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/postgres"
+	"github.com/gitops-status/gitops-status/postgres/pgtest"
+)
+
+const benchServers = 10_000
+
+// benchParallelism × GOMAXPROCS goroutines run the parallel benchmarks: a
+// database-bound store needs many requests in flight, as an HTTP server
+// has.
+const benchParallelism = 16
+
+// benchStore opens a store on a fresh database holding n servers.
+func benchStore(b *testing.B, n int) *postgres.Store {
+	b.Helper()
+	s := MustOpenStore(b, pgtest.NewDatabase(b), gitops.StoreOptions{})
+	if n > 0 {
+		if _, err := s.Import(context.Background(), testServers(n, "bench"), gitops.ImportReplace); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
+}
+
+func host(i int) string { return fmt.Sprintf("host-%06d", i) }
+
+// BenchmarkApplyPipelineParallel: pipeline reports on random servers among
+// 10,000, each with a new commit, so each writes its event too.
+func BenchmarkApplyPipelineParallel(b *testing.B) {
+	s := benchStore(b, benchServers)
+	var seq atomic.Int64
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			if _, err := s.Apply(context.Background(), pipeline("bench", host(rand.IntN(benchServers)), fmt.Sprint(n))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkApplyCronParallel: drift checks repeating the same state on
+// random servers: the row is rewritten, no event.
+func BenchmarkApplyCronParallel(b *testing.B) {
+	s := benchStore(b, benchServers)
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Apply(context.Background(), cron("bench", host(rand.IntN(benchServers)), gitops.StatusSynced, "/etc/f")); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkApplyOneServerParallel: every update on one server, the worst
+// case for row locking: they queue on the row.
+func BenchmarkApplyOneServerParallel(b *testing.B) {
+	s := benchStore(b, 1)
+	var seq atomic.Int64
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			var u gitops.Update = pipeline("bench", host(0), fmt.Sprint(n))
+			if n%2 == 0 {
+				u = cron("bench", host(0), gitops.StatusOutOfSync, fmt.Sprint(n))
+			}
+			if _, err := s.Apply(context.Background(), u); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkApplySerial: one update at a time, i.e. the latency of one.
+func BenchmarkApplySerial(b *testing.B) {
+	s := benchStore(b, benchServers)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Apply(context.Background(), pipeline("bench", host(i%benchServers), fmt.Sprint(i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetParallel(b *testing.B) {
+	s := benchStore(b, benchServers)
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Get(context.Background(), gitops.Key{ServerGroup: "bench", Host: host(rand.IntN(benchServers))}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkListAll10k: GET /status as Grafana asks it, every server.
+func BenchmarkListAll10k(b *testing.B) {
+	s := benchStore(b, benchServers)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l, _, err := s.List(context.Background(), gitops.Filter{})
+		if err != nil || len(l) != benchServers {
+			b.Fatal(len(l), err)
+		}
+	}
+}
+
+// BenchmarkListPageStale: a page of stale servers with its total.
+func BenchmarkListPageStale(b *testing.B) {
+	s := benchStore(b, benchServers)
+	stale := false
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := s.List(context.Background(), gitops.Filter{Stale: &stale, Limit: 50, Offset: 5000}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkImportFirstStart100k: a first-start import of 100,000 servers
+// into an empty database (COPY).
+func BenchmarkImportFirstStart100k(b *testing.B) {
+	servers := testServers(100_000, "imp")
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s := MustOpenStore(b, pgtest.NewDatabase(b), gitops.StoreOptions{})
+		b.StartTimer()
+		ok, err := s.Import(context.Background(), servers, gitops.ImportFirstStart)
+		if err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// BenchmarkImportReplace100k: `gitops-status import` of 100,000 servers
+// over existing ones (COPY to a scratch table, then upsert).
+func BenchmarkImportReplace100k(b *testing.B) {
+	s := benchStore(b, 0)
+	servers := testServers(100_000, "imp")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Import(context.Background(), servers, gitops.ImportReplace); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
