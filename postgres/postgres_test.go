@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -324,19 +325,45 @@ func TestReplicasSeeEachOthersWrites(t *testing.T) {
 	wantCode(t, err, gitops.ENOTFOUND)
 }
 
-// TestConcurrentPipelineAndCronLoseNoField runs pipeline updates through
-// one store and cron updates through another on the same servers at once,
-// then checks the history is one of updates applied one at a time: every
-// outcome shows the pipeline fields of the latest pipeline update and the
-// cron fields of the latest cron update applied before it.
+// TestConcurrentPipelineAndCronLoseNoField runs pipeline and cron updates
+// of the same servers at once, through two stores (two replicas) or one
+// (updates of one server then share transactions), and checks the history
+// is one of updates applied one at a time: every outcome shows the pipeline
+// fields of the latest pipeline update and the cron fields of the latest
+// cron update applied before it, exactly one created the server, and the
+// stored record and events are those of the last update.
 func TestConcurrentPipelineAndCronLoseNoField(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t)
-	c := newClock()
-	a := MustOpenStore(t, url, gitops.StoreOptions{Now: c.Now})
-	b := MustOpenStore(t, url, gitops.StoreOptions{Now: c.Now})
-	const hosts, rounds = 4, 40
+	tests := []struct {
+		name   string
+		stores int
+		pick   func(pipeline bool, i int) int // which store sends an update
+	}{
+		{"pipeline on one replica, cron on the other", 2, func(p bool, i int) int {
+			if p {
+				return 0
+			}
+			return 1
+		}},
+		{"both on both replicas", 2, func(p bool, i int) int { return i % 2 }},
+		{"one store", 1, func(bool, int) int { return 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url := pgtest.NewDatabase(t)
+			c := newClock()
+			var stores []*postgres.Store
+			for range tt.stores {
+				stores = append(stores, MustOpenStore(t, url, gitops.StoreOptions{Now: c.Now}))
+			}
+			checkLinearizable(t, stores, tt.pick)
+		})
+	}
+}
 
+func checkLinearizable(t *testing.T, stores []*postgres.Store, pick func(bool, int) int) {
+	const hosts, rounds, perKind = 4, 30, 2
 	type result struct {
 		pipeline bool
 		n        int
@@ -347,24 +374,23 @@ func TestConcurrentPipelineAndCronLoseNoField(t *testing.T) {
 	var wg sync.WaitGroup
 	for h := 0; h < hosts; h++ {
 		host := fmt.Sprintf("race-%d", h)
-		for _, isPipeline := range []bool{true, false} {
+		for g := 0; g < 2*perKind; g++ {
+			isPipeline := g%2 == 0
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := 0; i < rounds; i++ {
+				for i := g / 2; i < rounds; i += perKind {
 					var u gitops.Update
-					store := a
 					if isPipeline {
 						u = pipeline("grp", host, fmt.Sprintf("p%03d", i))
 					} else {
-						store = b
 						st := gitops.StatusOutOfSync
 						if i%2 == 1 {
 							st = gitops.StatusFailed
 						}
 						u = cron("grp", host, st, fmt.Sprintf("/drift/%03d", i))
 					}
-					o, err := store.Apply(context.Background(), u)
+					o, err := stores[pick(isPipeline, i)].Apply(context.Background(), u)
 					if err != nil {
 						t.Errorf("Apply: %v", err)
 						return
@@ -380,14 +406,25 @@ func TestConcurrentPipelineAndCronLoseNoField(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	ctx := context.Background()
 	for h, rs := range results {
 		// The clock is read under the row lock, so Timestamp orders the
 		// updates of one server as they were applied.
 		sort.Slice(rs, func(i, j int) bool { return rs[i].out.Server.Timestamp.Before(rs[j].out.Server.Timestamp) })
-		lastP, lastC := -1, -1
+		lastP, lastC, created := -1, -1, 0
+		var eventIDs []int64
 		for i, r := range rs {
 			if i > 0 && !rs[i-1].out.Server.Timestamp.Before(r.out.Server.Timestamp) {
 				t.Fatalf("race-%d: two updates at one time %s", h, r.out.Server.Timestamp)
+			}
+			if r.out.Created {
+				created++
+			}
+			if r.out.Event != nil {
+				if r.out.Event.ID == 0 {
+					t.Fatalf("race-%d update %d: event without id", h, i)
+				}
+				eventIDs = append(eventIDs, r.out.Event.ID)
 			}
 			if r.pipeline {
 				lastP = r.n
@@ -398,7 +435,7 @@ func TestConcurrentPipelineAndCronLoseNoField(t *testing.T) {
 			if lastP >= 0 && s.CommitSHA != fmt.Sprintf("p%03d", lastP) {
 				t.Fatalf("race-%d update %d: commit_sha %q, want p%03d (a pipeline field was lost)", h, i, s.CommitSHA, lastP)
 			}
-			if lastC >= 0 && s.CronReportedAt.IsZero() && s.LastCronCheck.IsZero() {
+			if lastC >= 0 && s.LastCronCheck.IsZero() {
 				t.Fatalf("race-%d update %d: last_cron_check lost", h, i)
 			}
 			if lastC >= 0 {
@@ -411,17 +448,34 @@ func TestConcurrentPipelineAndCronLoseNoField(t *testing.T) {
 				}
 			}
 		}
-		final, err := a.Get(context.Background(), gitops.Key{ServerGroup: "grp", Host: fmt.Sprintf("race-%d", h)})
+		if created != 1 {
+			t.Fatalf("race-%d: %d updates created the server, want 1", h, created)
+		}
+		k := gitops.Key{ServerGroup: "grp", Host: fmt.Sprintf("race-%d", h)}
+		for _, st := range stores {
+			final, err := st.Get(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := rs[len(rs)-1].out.Server
+			last.Stale = final.Stale
+			if !reflect.DeepEqual(final, last) {
+				t.Fatalf("race-%d: stored record is not the last outcome:\n got %+v\nwant %+v", h, final, last)
+			}
+		}
+		// Events, newest first, are the outcomes' events newest first:
+		// ids grow in the order updates were applied.
+		evs, err := stores[0].Events(ctx, gitops.EventFilter{ServerGroup: []string{k.ServerGroup}, Host: k.Host})
 		if err != nil {
 			t.Fatal(err)
 		}
-		last := rs[len(rs)-1].out.Server
-		last.Stale = final.Stale
-		if !reflect.DeepEqual(final, last) {
-			t.Fatalf("race-%d: stored record is not the last outcome:\n got %+v\nwant %+v", h, final, last)
+		var got []int64
+		for _, e := range evs {
+			got = append(got, e.ID)
 		}
-		if final.CommitSHA != fmt.Sprintf("p%03d", rounds-1) || final.DriftStatus == "" || final.LastCronCheck.IsZero() {
-			t.Fatalf("race-%d: final record lost a field: %+v", h, final)
+		slices.Reverse(eventIDs)
+		if !slices.Equal(got, eventIDs) {
+			t.Fatalf("race-%d: stored event ids %v, outcomes' ids newest first %v", h, got, eventIDs)
 		}
 	}
 }
@@ -820,6 +874,39 @@ func TestNULCharacterIsInvalid(t *testing.T) {
 	}
 	// The store is fine afterwards.
 	mustApply(t, s, pipeline("g", "h", "ok"))
+}
+
+// TestBadUpdateFailsAlone sends updates at once, so that they share
+// transactions, one of which PostgreSQL refuses: only that one fails.
+func TestBadUpdateFailsAlone(t *testing.T) {
+	t.Parallel()
+	s := MustOpenStore(t, pgtest.NewDatabase(t), gitops.StoreOptions{})
+	for round := 0; round < 5; round++ {
+		start := make(chan struct{})
+		errs := make([]error, 40)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				u := pipeline("g", fmt.Sprintf("h%d", i%20), fmt.Sprint(round, i))
+				if i == 17 {
+					u.CommitSHA = "bad\x00"
+				}
+				<-start
+				_, errs[i] = s.Apply(context.Background(), u)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if i == 17 {
+				wantCode(t, err, gitops.EINVALID)
+			} else if err != nil {
+				t.Fatalf("round %d: update %d failed with the bad one: %v", round, i, err)
+			}
+		}
+	}
 }
 
 func TestClosedStore(t *testing.T) {
