@@ -277,7 +277,11 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 		k := u.Key()
 		now := s.clock()
 		nows[i] = now
-		o := u.Apply(cur[k], now)
+		o, err := safeApply(u, cur[k], now)
+		if err != nil {
+			rollback(conn)
+			return nil, false, err
+		}
 		normalize(&o.Server)
 		if o.Applied {
 			if o.Server.Key() != k {
@@ -381,6 +385,18 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 	}
 	s.fillStale(outs, nows)
 	return outs, false, nil
+}
+
+// safeApply calls u.Apply, turning a panic into an EINTERNAL error, so
+// that one bad update cannot take the writer, and every later update, down
+// with it; in a shared transaction it then fails alone (see runBatch).
+func safeApply(u gitops.Update, cur *gitops.Server, now time.Time) (o gitops.Outcome, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: panic: %v", gitops.Errorf(gitops.EINTERNAL, "the update of %s failed", u.Key()), p)
+		}
+	}()
+	return u.Apply(cur, now), nil
 }
 
 // fillStale sets each outcome's Server.Stale at the time its update read.

@@ -6,13 +6,21 @@
 //
 // The store keeps no data in the process: every call reads the database,
 // so a write one replica acknowledged is visible to the very next call on
-// any other. Each update is one transaction that locks the server's row
-// (SELECT … FOR UPDATE), reads the clock while holding it, writes the new
-// row and its event, and commits; concurrent pipeline and cron updates of
-// one server, from any replicas, are therefore applied one after the other
-// and never lose a field. Creating a server races with another replica
-// creating it: the loser gets a unique violation before anything is
-// committed and runs its whole transaction again, now finding the row.
+// any other. Each update is an atomic read-modify-write of its server: in
+// a transaction it locks the server's row (SELECT … FOR UPDATE), reads the
+// clock while holding it, writes the new row and its event, and commits;
+// concurrent pipeline and cron updates of one server, from any replicas, are
+// therefore applied one after the other and never lose a field. Creating a
+// server races with another replica creating it: the loser gets a unique
+// violation before anything is committed and runs its whole transaction
+// again, now finding the row.
+//
+// Group commit: updates that arrive together share a transaction (up to
+// 64, through two writer goroutines per process), which spends one commit
+// on all of them; their rows are locked in key order, so transactions of
+// several replicas cannot deadlock, and an update the database refuses
+// (such as text with a NUL character) is retried alone so that only it
+// fails. An update is acknowledged only after its transaction committed.
 //
 // A first-start import takes effect at most once: the transaction that
 // inserts the 'imported_at' meta row first wins, and one started at the same
@@ -22,8 +30,9 @@
 //
 // Open applies the embedded migrations (migrations/NNNN_name.sql), each in
 // its own transaction and recorded in schema_migrations. A session advisory
-// lock (key migrationLockKey) makes replicas starting together take turns;
-// the ones that come second find nothing to do. Migrate does the same on
+// lock (key 0x6769746f70732d6d, "gitops-m") makes replicas starting
+// together take turns; the ones that come second find nothing to do. The
+// database user needs the right to create tables in the schema. Migrate does the same on
 // its own, for a migrate subcommand. Tables are created in the first schema
 // of the connection's search_path (usually public); set search_path in the
 // URL to use another.
@@ -36,10 +45,13 @@
 //
 // Defaults the store sets when the URL does not say otherwise:
 //
-//   - pool_max_conns=16 per process. With N replicas, N × pool_max_conns
-//     plus what other clients use must stay below the server's
-//     max_connections (default 100): e.g. 4 replicas × 16 = 64. Put a
-//     pooler such as PgBouncer (transaction mode) in front for many more.
+//   - pool_max_conns=16 per process: the two writers use at most two,
+//     reads the rest. With N replicas, N × pool_max_conns plus what other
+//     clients use must stay below the server's max_connections (default
+//     100): e.g. 4 replicas × 16 = 64. Put a pooler such as PgBouncer in
+//     front for many more; it must run in session or transaction mode
+//     (statements are prepared per connection, which PgBouncer 1.21+
+//     supports in transaction mode with max_prepared_statements set).
 //   - connect_timeout=5s, pool_ping_timeout=5s, so an unreachable server
 //     is reported as unavailable within seconds instead of hanging.
 //   - application_name=gitops-status, so the store's connections can be
@@ -49,7 +61,8 @@
 //
 // Every store call other than Import gives up after OperationTimeout (30s)
 // when the database does not answer, even when the caller's context has no
-// deadline.
+// deadline. Durability is the server's: with synchronous_commit on (the
+// default) an acknowledged update survives a crash of the database server.
 //
 // TLS is set by the URL's sslmode (disable, prefer, require, verify-ca,
 // verify-full) with sslrootcert, sslcert and sslkey as libpq reads them; use
@@ -65,8 +78,12 @@
 // keeps running: the pool reconnects by itself once the database is back.
 // When a call finds its connection dead, the store discards every idle
 // connection (they likely died the same way) and, where that is safe, runs
-// the call once more on a new connection: reads always, an update when the
-// failure came before its commit was sent. So one killed backend costs at
-// most that one call. Not found is ENOTFOUND; anything else is EINTERNAL,
-// with the cause kept in the error chain for logs.
+// the call once more on a new connection: reads always, an update when it
+// had not committed. When the connection dies while an update commits, the
+// store asks the database (pg_xact_status) whether it committed, and only
+// when that cannot be known does the update fail with a message saying it
+// may or may not have been applied. So one killed backend costs at most
+// the calls in flight on it, usually none. Not found is ENOTFOUND; text
+// PostgreSQL cannot store (a NUL character) is EINVALID; anything else is
+// EINTERNAL, with the cause kept in the error chain for logs.
 package postgres

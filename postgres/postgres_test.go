@@ -909,6 +909,41 @@ func TestBadUpdateFailsAlone(t *testing.T) {
 	}
 }
 
+// panicky is an update whose Apply panics.
+type panicky struct{ k gitops.Key }
+
+func (p panicky) Key() gitops.Key                                { return p.k }
+func (p panicky) Apply(*gitops.Server, time.Time) gitops.Outcome { panic("boom") }
+
+// TestPanickingUpdate: an update that panics fails alone with EINTERNAL and
+// the store goes on.
+func TestPanickingUpdate(t *testing.T) {
+	t.Parallel()
+	s := MustOpenStore(t, pgtest.NewDatabase(t), gitops.StoreOptions{})
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var u gitops.Update = pipeline("g", fmt.Sprint("h", i), "x")
+			if i == 7 {
+				u = panicky{gitops.Key{ServerGroup: "g", Host: "h7"}}
+			}
+			_, errs[i] = s.Apply(context.Background(), u)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == 7 {
+			wantCode(t, err, gitops.EINTERNAL)
+		} else if err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	mustApply(t, s, pipeline("g", "after", "x"))
+}
+
 func TestClosedStore(t *testing.T) {
 	t.Parallel()
 	s, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), gitops.StoreOptions{})
