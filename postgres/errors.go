@@ -63,18 +63,12 @@ func classify(err error) (code, reason string) {
 	var pe *pgconn.PgError
 	var ce *pgconn.ConnectError
 	switch {
+	case errors.As(err, &ce):
+		return gitops.EUNAVAILABLE, connectReason(ce)
 	case errors.Is(err, context.Canceled):
 		return gitops.EUNAVAILABLE, "the request was canceled before the database answered"
 	case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
 		return gitops.EUNAVAILABLE, "the database did not answer in time"
-	case errors.As(err, &ce):
-		// The inner error names the address and what went wrong (refused,
-		// no such host, authentication failed); ConnectError's own prefix
-		// only repeats user and database.
-		if inner := errors.Unwrap(ce); inner != nil {
-			return gitops.EUNAVAILABLE, "cannot connect to the database server: " + oneLine(inner)
-		}
-		return gitops.EUNAVAILABLE, "cannot connect to the database server"
 	case errors.As(err, &pe):
 		switch {
 		case pe.Code == "57P01":
@@ -103,6 +97,40 @@ func classify(err error) (code, reason string) {
 		return gitops.EUNAVAILABLE, "the connection to the database server was lost"
 	}
 	return gitops.EINTERNAL, ""
+}
+
+// connectReason says in a few words why a connection could not be made:
+// the server's own refusal (authentication, unknown database, too many
+// connections), or the network error at the address it tried.
+func connectReason(ce *pgconn.ConnectError) string {
+	var pe *pgconn.PgError
+	var op *net.OpError
+	var dns *net.DNSError
+	switch {
+	case errors.As(ce, &pe):
+		return "the database server refused the connection: " + pe.Message
+	case errors.As(ce, &dns):
+		return "cannot resolve the database server's name " + dns.Name + ": " + dns.Err
+	case errors.As(ce, &op):
+		at := ""
+		if op.Addr != nil {
+			at = " at " + op.Addr.String()
+		}
+		why := op.Err
+		for errors.Unwrap(why) != nil {
+			why = errors.Unwrap(why)
+		}
+		if op.Timeout() {
+			return "cannot connect to the database server" + at + ": timed out"
+		}
+		return "cannot connect to the database server" + at + ": " + why.Error()
+	case errors.Is(ce, context.DeadlineExceeded) || pgconn.Timeout(ce):
+		return "cannot connect to the database server: timed out"
+	}
+	if inner := errors.Unwrap(ce); inner != nil {
+		return "cannot connect to the database server: " + oneLine(inner)
+	}
+	return "cannot connect to the database server"
 }
 
 // connLost reports whether err says the connection died under a query, as

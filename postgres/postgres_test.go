@@ -152,6 +152,7 @@ func TestOpenErrors(t *testing.T) {
 		{"malformed", "postgres://u:s3cretpw@127.0.0.1:notaport/db", gitops.EINVALID},
 		{"unknown parameter value", "postgres://u:s3cretpw@127.0.0.1/db?sslmode=sometimes", gitops.EINVALID},
 		{"nothing listening", "postgres://u:s3cretpw@127.0.0.1:1/db?sslmode=disable", gitops.EUNAVAILABLE},
+		{"unknown database", strings.Replace(pgtest.ServerURL(), "/postgres?", "/no_such_db?", 1), gitops.EUNAVAILABLE},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
