@@ -1,11 +1,11 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"time"
+	"unsafe"
 
 	gitops "github.com/gitops-status/gitops-status"
 )
@@ -47,14 +47,18 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in interner) (_ *index, err 
 	}
 	entries := make([]*entry, 0, n)
 	var missing []int64 // rowids of rows without a readable head
-	rows, err := conn.QueryContext(ctx, `SELECT rowid, head, imported, legacy_written_at FROM servers`)
+	// The head is read as text: the driver copies a text column once, into
+	// a string of its exact size that the entry keeps (a blob would be
+	// copied twice, and at 100,000 servers the second copy is 80 MiB of
+	// garbage at start).
+	rows, err := conn.QueryContext(ctx, `SELECT rowid, CAST(head AS TEXT), imported, legacy_written_at FROM servers`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var (
 		id, imported  int64
-		head          sql.RawBytes
+		head          sql.NullString
 		legacyWritten time.Time
 		dest          = []any{&id, &head, &imported, nullTime{&legacyWritten}}
 	)
@@ -62,7 +66,13 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in interner) (_ *index, err 
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		e, err := in.entryFromHead(bytes.Clone(head), imported != 0, legacyWritten)
+		if !head.Valid {
+			missing = append(missing, id)
+			continue
+		}
+		// The entry shares the string's bytes; nothing ever writes them.
+		b := unsafe.Slice(unsafe.StringData(head.String), len(head.String))
+		e, err := in.entryFromHead(b, imported != 0, legacyWritten)
 		if err != nil {
 			missing = append(missing, id)
 			continue
