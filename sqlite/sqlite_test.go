@@ -276,7 +276,10 @@ func TestClosed(t *testing.T) {
 	_, legacyErr := s.LegacyLatest(ctx)
 	_, importErr := s.Import(ctx, nil, gitops.ImportReplace)
 	_, pruneErr := s.PruneEvents(ctx, time.Now())
+	_, getEncErr := s.GetEncoded(ctx, k)
+	_, _, listEncErr := s.ListEncoded(ctx, gitops.Filter{})
 	for name, err := range map[string]error{
+		"GetEncoded": getEncErr, "ListEncoded": listEncErr,
 		"Apply": applyErr, "Get": getErr, "List": listErr, "Events": eventsErr, "LegacyLatest": legacyErr,
 		"Import": importErr, "PruneEvents": pruneErr, "Delete": s.Delete(ctx, k), "Ping": s.Ping(ctx),
 	} {
