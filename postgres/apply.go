@@ -16,23 +16,25 @@ import (
 // Group commit. Each update is an atomic read-modify-write of its server,
 // but a transaction per update costs PostgreSQL a commit (a WAL flush and a
 // few context switches) each time, which on a small machine is most of the
-// work. So Apply hands its update to one of a few writer goroutines, and a
-// writer applies every update waiting for it (up to maxBatch) in one
-// transaction: it locks their rows in key order, applies the updates in the
-// order they arrived, and writes the rows and events, in two round trips
-// whatever the number of updates. Under light load a batch holds one
-// update, and latency is that of a transaction of its own. On the 2-core
-// development machine this took the server's CPU per update from about
-// 190µs to 75µs at 32 concurrent updates.
+// work. So Apply hands its update to a writer goroutine, which applies
+// every update waiting for it (up to maxBatch) in one transaction: it locks
+// their rows in key order, applies the updates in the order they arrived,
+// and writes the rows and events, in two round trips whatever the number of
+// updates. Under light load a batch holds one update, and latency is that
+// of a transaction of its own. On the 2-core development machine this took
+// the server's CPU per update from about 190µs to 60µs at 32 concurrent
+// updates.
 const (
 	// maxBatch bounds the updates of one transaction: enough that one
 	// commit serves many, few enough that rows are not held long.
 	maxBatch = 64
 	// writers is how many transactions of one process may be in flight at
-	// once: while one waits for its commit, another is being built. More
-	// writers make smaller batches, which cost more per update; 2 did best
-	// behind the HTTP server on 2 cores, 4 and 8 did worse.
-	writers = 2
+	// once. More writers make smaller batches, which cost more per update
+	// (behind the HTTP server on 2 cores: one writer spent ~60µs of the
+	// server's CPU and ~66µs of the process's per update, two ~77µs and
+	// ~78µs, for the same throughput), and updates that arrive while a
+	// batch runs wait at most that batch.
+	writers = 1
 	// maxApplyAttempts bounds how often a transaction is run: a lost
 	// creation race and a dead pooled connection may each cost one more.
 	maxApplyAttempts = 3

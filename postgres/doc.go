@@ -16,7 +16,7 @@
 // again, now finding the row.
 //
 // Group commit: updates that arrive together share a transaction (up to
-// 64, through two writer goroutines per process), which spends one commit
+// 64, through one writer goroutine per process), which spends one commit
 // on all of them; their rows are locked in key order, so transactions of
 // several replicas cannot deadlock, and an update the database refuses
 // (such as text with a NUL character) is retried alone so that only it
@@ -45,8 +45,8 @@
 //
 // Defaults the store sets when the URL does not say otherwise:
 //
-//   - pool_max_conns=16 per process: the two writers use at most two,
-//     reads the rest. With N replicas, N × pool_max_conns plus what other
+//   - pool_max_conns=16 per process: the writer uses one, reads the rest.
+//     With N replicas, N × pool_max_conns plus what other
 //     clients use must stay below the server's max_connections (default
 //     100): e.g. 4 replicas × 16 = 64. Put a pooler such as PgBouncer in
 //     front for many more; it must run in session or transaction mode
