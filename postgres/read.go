@@ -190,22 +190,39 @@ func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int
 	return servers, total, nil
 }
 
-// collectServers reads every row of rows, filling in Stale at now.
+// collectServers reads every row of rows, filling in Stale at now. Rows
+// are read into chunks of growing size and copied once into the result,
+// rather than into one slice that append copies every time it grows: a
+// Server is large, and a fleet many.
 func collectServers(rows pgx.Rows, now time.Time, global time.Duration) ([]gitops.Server, error) {
 	defer rows.Close()
-	servers := []gitops.Server{}
+	var chunks [][]gitops.Server
+	chunk := make([]gitops.Server, 0, 64)
+	n := 0
 	for rows.Next() {
-		var sv gitops.Server
-		if err := scanServer(rows, &sv); err != nil {
+		if len(chunk) == cap(chunk) {
+			chunks = append(chunks, chunk)
+			chunk = make([]gitops.Server, 0, min(2*cap(chunk), 4096))
+		}
+		chunk = chunk[:len(chunk)+1]
+		sv := &chunk[len(chunk)-1]
+		if err := scanServer(rows, sv); err != nil {
 			return nil, err
 		}
 		sv.Stale = sv.IsStale(now, global)
-		servers = append(servers, sv)
+		n++
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return servers, nil
+	if len(chunks) == 0 {
+		return chunk, nil
+	}
+	servers := make([]gitops.Server, 0, n)
+	for _, c := range chunks {
+		servers = append(servers, c...)
+	}
+	return append(servers, chunk...), nil
 }
 
 // ceilMicro is the first whole microsecond at or after t: stored times are
