@@ -213,8 +213,10 @@ const lockServer = selectServer + ` WHERE server_group = $1 AND host = $2 FOR UP
 // SELECTs in one, the writes and COMMIT in the other; the statements of
 // each are pipelined. (One statement over arrays of all rows was tried: it
 // costs the server about as much per row, and much more for a transaction
-// of one update, the common case under light load.) When the connection dies after the writes were sent, applyTx asks
-// the database whether the transaction committed (resolve): committed is
+// of one update, the common case under light load.)
+//
+// When the connection dies after the writes were sent, applyTx asks the
+// database whether the transaction committed (resolve): committed is
 // success, aborted is safe to repeat, and only when that cannot be known
 // does it fail with EUNAVAILABLE saying the updates may have been applied.
 func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.Outcome, retry bool, err error) {
