@@ -3,6 +3,7 @@ package postgres
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -263,12 +264,30 @@ func staleAfterNS(s string) pgtype.Int8 {
 	return pgtype.Int8{Int64: int64(d), Valid: true}
 }
 
-func jsonMap(m map[string]string) string {
+// jsonMap is the labels column's JSON for m, written by hand (keys sorted,
+// as encoding/json would) because every update writes it.
+func jsonMap(m map[string]string) []byte {
 	if len(m) == 0 {
-		return "{}"
+		return []byte("{}")
 	}
-	b, _ := json.Marshal(m) // a map[string]string always marshals
-	return string(b)
+	keys := make([]string, 0, len(m))
+	n := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		n += len(k) + len(v) + 6
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = gitops.AppendJSONString(b, k)
+		b = append(b, ':')
+		b = gitops.AppendJSONString(b, m[k])
+	}
+	return append(b, '}')
 }
 
 // serverArgs are the insertServer and updateServer arguments, and the COPY
