@@ -64,6 +64,7 @@ func benchWrites(b *testing.B, servers, clientsPerProc int, update func(host str
 	var next atomic.Int64
 	b.SetParallelism(clientsPerProc)
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -75,6 +76,7 @@ func benchWrites(b *testing.B, servers, clientsPerProc int, update func(host str
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkApplyPipelineParallel measures durable pipeline updates, each

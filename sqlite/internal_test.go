@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -89,4 +90,24 @@ func FuzzJSONList(f *testing.F) {
 			t.Errorf("decodeMap(jsonMap(%q)) = %q, %v", m, gm, err)
 		}
 	})
+}
+
+// TestJSONListMatchesMarshal checks that jsonList writes what json.Marshal
+// writes, byte for byte, so event rows read back as before.
+func TestJSONListMatchesMarshal(t *testing.T) {
+	for _, l := range [][]string{
+		{"a"}, {"rsyslog.conf", "rsyslog.d/50-remote.conf"}, {""}, {`q"uote`, `back\slash`},
+		{"<html>&", "\u2028\u2029", "\xff\xfe", "tab\tnl\n\x01"}, {"ünïcödé", "日本"},
+	} {
+		want, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jsonList(l); got != string(want) {
+			t.Errorf("jsonList(%q) = %s, want %s", l, got, want)
+		}
+	}
+	if got := jsonList(nil); got != "[]" {
+		t.Errorf("jsonList(nil) = %s, want []", got)
+	}
 }

@@ -42,6 +42,21 @@ const upsertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_us
 	cron_reported_at = excluded.cron_reported_at, legacy_written_at = excluded.legacy_written_at,
 	imported = excluded.imported, stale_after_us = excluded.stale_after_us, head = excluded.head`
 
+// updateServer rewrites an existing row. Its arguments are upsertServer's
+// with the key (the first two) moved to the end (see writer.writeRow);
+// plain ? parameters, since the driver binds numbered ones by name, which
+// allocates. The writer uses it when its index says the row exists: a
+// plain UPDATE skips the failed insert an upsert tries first.
+const updateServer = `UPDATE servers SET
+	project_name = ?, repo_name = ?, server_type = ?, environment = ?,
+	status = ?, changed_files = ?, validation_status = ?, validation_message = ?,
+	commit_sha = ?, branch = ?, updated_by = ?,
+	last_pipeline_run = ?, last_cron_check = ?, timestamp = ?, status_since = ?,
+	last_source = ?, labels = ?, pipeline_status = ?, drift_status = ?,
+	stale_after = ?, pipeline_reported_at = ?, cron_reported_at = ?, legacy_written_at = ?,
+	imported = ?, stale_after_us = ?, head = ?
+	WHERE server_group = ? AND host = ?`
+
 const insertEvent = `INSERT INTO events (time, server_group, host, source, status, previous_status,
 	commit_sha, validation_status, changed_files, updated_by) VALUES (?,?,?,?,?,?,?,?,?,?)`
 
@@ -201,12 +216,25 @@ func globalStaleUS(d time.Duration) int64 {
 	return int64(d / time.Microsecond)
 }
 
+// jsonList writes l as json.Marshal does, without reflection (every event
+// row carries one): AppendJSONString escapes as encoding/json does.
 func jsonList(l []string) string {
 	if len(l) == 0 {
 		return "[]"
 	}
-	b, _ := json.Marshal(l) // a []string always marshals
-	return string(b)
+	n := 2
+	for _, f := range l {
+		n += len(f) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, f := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = gitops.AppendJSONString(b, f)
+	}
+	return string(append(b, ']'))
 }
 
 func jsonMap(m map[string]string) string {

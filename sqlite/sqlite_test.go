@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -403,5 +404,66 @@ func TestFailedRequestSparesItsBatch(t *testing.T) {
 	}
 	if len(list) == 0 {
 		t.Error("no good write was stored")
+	}
+}
+
+// countUpdate appends one "x" to its server's commit: a read-modify-write
+// whose result shows how many times it was applied.
+type countUpdate struct{}
+
+func (countUpdate) Key() gitops.Key { return gitops.Key{ServerGroup: "g", Host: "count"} }
+
+func (countUpdate) Apply(cur *gitops.Server, now time.Time) gitops.Outcome {
+	s := gitops.Server{ServerGroup: "g", Host: "count", Timestamp: now}
+	if cur != nil {
+		s = cur.Clone()
+	}
+	s.CommitSHA += "x"
+	return gitops.Outcome{Applied: true, Server: s,
+		Event: &gitops.Event{Time: gitops.Time{Time: now}, ServerGroup: "g", Host: "count", Status: gitops.StatusSynced}}
+}
+
+// TestFailedRequestBatchAppliesOthersOnce runs read-modify-writes of one
+// server among failing writes: a batch that meets a failure runs again
+// (see runBatch), and each acknowledged write must still count once.
+func TestFailedRequestBatchAppliesOthersOnce(t *testing.T) {
+	s := MustOpenStore(t)
+	ctx := context.Background()
+	const n = 400
+	var wg sync.WaitGroup
+	var good atomic.Int64
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var u gitops.Update = countUpdate{}
+			if i%7 == 0 {
+				u = badUpdate{panics: i%14 == 0}
+			}
+			_, err := s.Apply(ctx, u)
+			switch _, bad := u.(badUpdate); {
+			case bad && err == nil:
+				t.Error("a bad update succeeded")
+			case !bad && err != nil:
+				t.Errorf("good update: %v", err)
+			case !bad:
+				good.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	sv, err := s.Get(ctx, countUpdate{}.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(sv.CommitSHA), int(good.Load()); got != want {
+		t.Errorf("the server counts %d writes, want %d", got, want)
+	}
+	evs, err := s.Events(ctx, gitops.EventFilter{Host: "count"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(evs), int(good.Load()); got != want {
+		t.Errorf("%d events, want %d", got, want)
 	}
 }

@@ -32,10 +32,11 @@ type writer struct {
 	done chan struct{}
 
 	// Prepared once on the writer's connection and reused by every batch.
-	begin, commit, rollback           *sql.Stmt
-	savepoint, release, rollbackTo    *sql.Stmt
-	get, upsert, addEvent, del, prune *sql.Stmt
-	anyServer, getMeta, setMeta       *sql.Stmt
+	begin, commit, rollback        *sql.Stmt
+	savepoint, release, rollbackTo *sql.Stmt
+	get, upsert, update, addEvent  *sql.Stmt
+	del, prune                     *sql.Stmt
+	anyServer, getMeta, setMeta    *sql.Stmt
 
 	idx *index
 	in  interner
@@ -49,7 +50,10 @@ type writer struct {
 	changes []change
 	pending map[gitops.Key]*entry
 
+	beginErr error // why beginTx failed
+
 	args    []any  // upsert arguments, reused
+	updArgs []any  // update arguments, reused
 	headBuf []byte // encoding buffer, reused
 }
 
@@ -68,6 +72,7 @@ func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index, in int
 		{&w.rollbackTo, `ROLLBACK TO req`},
 		{&w.get, selectServer + ` WHERE server_group = ? AND host = ?`},
 		{&w.upsert, upsertServer},
+		{&w.update, updateServer},
 		{&w.addEvent, insertEvent},
 		{&w.del, `DELETE FROM servers WHERE server_group = ? AND host = ?`},
 		{&w.prune, `DELETE FROM events WHERE time < ?`},
@@ -87,7 +92,7 @@ func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index, in int
 
 func (w *writer) closeStmts() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
-		w.get, w.upsert, w.addEvent, w.del, w.prune, w.anyServer, w.getMeta, w.setMeta} {
+		w.get, w.upsert, w.update, w.addEvent, w.del, w.prune, w.anyServer, w.getMeta, w.setMeta} {
 		if st != nil {
 			st.Close()
 		}
@@ -130,10 +135,15 @@ func (w *writer) run() {
 	}
 }
 
-// runBatch runs batch in one transaction. Each request runs under its own
-// savepoint, so one that fails is rolled back alone and the others still
-// commit. Requests whose caller gave up before the writer took them are
-// answered with their context's error and not run.
+// runBatch runs batch in one transaction. Requests run first without
+// savepoints (runPlain), which costs SQLite a sub-journal copy of every
+// page a request changes and the writer two statements per request. When
+// one fails, the transaction is rolled back and the batch runs again with
+// each request under its own savepoint, so the one that fails is rolled
+// back alone and the others still commit; nothing was answered in between,
+// and each request reads the store afresh when it runs again. Requests
+// whose caller gave up before the writer took them are answered with their
+// context's error and not run.
 func (w *writer) runBatch(batch []*request, errs []error) {
 	bg := context.Background() // once taken, a request completes
 	live := 0
@@ -147,14 +157,20 @@ func (w *writer) runBatch(batch []*request, errs []error) {
 		answer(batch, errs)
 		return
 	}
-	if _, err := w.begin.ExecContext(bg); err != nil {
-		// A transaction a failed ROLLBACK left open would refuse every
-		// later BEGIN: end it and try once more.
-		_, _ = w.rollback.ExecContext(bg)
-		if _, err := w.begin.ExecContext(bg); err != nil {
-			failAll(batch, errs, dbError("starting a write transaction", err))
-			return
-		}
+	if !w.beginTx() {
+		failAll(batch, errs, dbError("starting a write transaction", w.beginErr))
+		return
+	}
+	if w.runPlain(batch, errs) {
+		w.commitBatch(batch, errs)
+		return
+	}
+	// A request failed: nothing of the batch is written yet.
+	_, _ = w.rollback.ExecContext(bg)
+	w.forget()
+	if !w.beginTx() {
+		failAll(batch, errs, dbError("starting a write transaction", w.beginErr))
+		return
 	}
 	for i, r := range batch {
 		if errs[i] != nil {
@@ -188,7 +204,48 @@ func (w *writer) runBatch(batch []*request, errs []error) {
 			return
 		}
 	}
-	if _, err := w.commit.ExecContext(bg); err != nil {
+	w.commitBatch(batch, errs)
+}
+
+// beginTx starts the batch's transaction, leaving the error in beginErr
+// when it cannot.
+func (w *writer) beginTx() bool {
+	bg := context.Background()
+	if _, err := w.begin.ExecContext(bg); err != nil {
+		// A transaction a failed ROLLBACK left open would refuse every
+		// later BEGIN: end it and try once more.
+		_, _ = w.rollback.ExecContext(bg)
+		if _, err := w.begin.ExecContext(bg); err != nil {
+			w.beginErr = err
+			return false
+		}
+	}
+	return true
+}
+
+// runPlain runs the live requests of batch in the open transaction without
+// savepoints and reports whether all of them succeeded. When one fails it
+// stops there; the caller rolls back.
+func (w *writer) runPlain(batch []*request, errs []error) bool {
+	for i, r := range batch {
+		if errs[i] != nil {
+			continue
+		}
+		if err := runRequest(w, r); err != nil {
+			return false
+		}
+		for _, c := range w.changes {
+			w.pending[c.k] = c.e
+		}
+		w.dropChanges()
+	}
+	return true
+}
+
+// commitBatch commits the transaction, publishes the batch's index changes
+// and answers it.
+func (w *writer) commitBatch(batch []*request, errs []error) {
+	if _, err := w.commit.ExecContext(context.Background()); err != nil {
 		w.abort(batch, errs, dbError("committing writes", err))
 		// Whether a failed COMMIT wrote anything is the database's to
 		// say: read the index again rather than guess.
@@ -317,18 +374,39 @@ func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error
 }
 
 // putServer writes s, a normalized record, with its head, and stages its
-// new index entry.
-func (w *writer) putServer(s *gitops.Server) error {
+// new index entry. exists says whether the batch so far left a row for s
+// (w.current): then the row is updated in place, and only when that finds
+// no row, which the exact index rules out, upserted.
+func (w *writer) putServer(s *gitops.Server, exists bool) error {
 	w.headBuf = s.AppendJSONHead(w.headBuf[:0])
 	head := bytes.Clone(w.headBuf)
 	w.args = serverArgs(w.args[:0], s, head)
-	_, err := w.upsert.ExecContext(context.Background(), w.args...)
+	err := w.writeRow(exists)
 	clear(w.args)
 	if err != nil {
 		return dbError("writing server "+s.Key().String(), err)
 	}
 	w.changes = append(w.changes, change{s.Key(), w.in.newEntry(s, head)})
 	return nil
+}
+
+// writeRow writes the row w.args describe.
+func (w *writer) writeRow(exists bool) error {
+	bg := context.Background()
+	if exists {
+		// The same arguments with the key moved to the end.
+		w.updArgs = append(append(w.updArgs[:0], w.args[2:]...), w.args[:2]...)
+		res, err := w.update.ExecContext(bg, w.updArgs...)
+		clear(w.updArgs)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+	}
+	_, err := w.upsert.ExecContext(bg, w.args...)
+	return err
 }
 
 // Apply applies u as one atomic read-modify-write of its server inside the
@@ -363,7 +441,7 @@ func (s *Store) Apply(ctx context.Context, u gitops.Update) (gitops.Outcome, err
 			return gitops.Errorf(gitops.EINTERNAL, "update of %s produced a record for %s", k, o.Server.Key())
 		}
 		normalize(&o.Server)
-		if err := w.putServer(&o.Server); err != nil {
+		if err := w.putServer(&o.Server, found); err != nil {
 			return err
 		}
 		if o.Event != nil {
@@ -466,7 +544,7 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 		for i := range servers {
 			sv := servers[i].Clone()
 			normalize(&sv)
-			if err := w.putServer(&sv); err != nil {
+			if err := w.putServer(&sv, w.current(sv.Key()) != nil); err != nil {
 				return err
 			}
 		}
