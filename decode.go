@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -52,7 +53,19 @@ func (o object) str(field string) (string, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", FieldErrorf(field, "%s must be a string, got %s", field, jsonKind(raw))
 	}
-	return s, nil
+	return s, noNUL(field, s)
+}
+
+// noNUL refuses the NUL character, which PostgreSQL cannot store in text:
+// refusing it everywhere keeps both backends answering the same. Only
+// escaped input (\u0000) can carry it, so plain strings skip this check.
+func noNUL(field string, ss ...string) error {
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return FieldErrorf(field, "%s must not contain the NUL character (\\u0000)", field)
+		}
+	}
+	return nil
 }
 
 // has reports whether field is present and not null.
@@ -88,6 +101,9 @@ func (o object) strList(field string) ([]string, error) {
 		if p == nil {
 			return nil, FieldErrorf(field, "%s must be a list of strings, got null at index %d", field, i)
 		}
+		if err := noNUL(field, *p); err != nil {
+			return nil, err
+		}
 		l[i] = *p
 	}
 	return l, nil
@@ -120,6 +136,9 @@ func (o object) strMap(field string) (map[string]string, error) {
 		}
 		if v == nil {
 			return nil, FieldErrorf(field, "%s values must be strings, got null for %q", field, k)
+		}
+		if err := noNUL(field, k, *v); err != nil {
+			return nil, err
 		}
 		m[k] = *v
 	}

@@ -34,7 +34,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		return err
 	}
 
-	tuneGC(logger)
+	if cfg.DatabaseURL == "" {
+		tuneGC(logger)
+	}
 	store, err := openStore(ctx, cfg.storeConfig)
 	if err != nil {
 		return err
@@ -105,11 +107,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	return nil
 }
 
-// defaultGCPercent is the GOGC serve runs with unless GOGC or GOMEMLIMIT is
-// set. Most of the heap is long-lived (the SQLite store's index of encoded
-// records), so Go's default of 100 would let the process grow to twice that
-// before collecting; 50 keeps RSS near 1.5× the live data for a few percent
-// more GC work.
+// defaultGCPercent is the GOGC serve runs with on SQLite unless GOGC or
+// GOMEMLIMIT is set. There most of the heap is long-lived (the store's
+// index of encoded records), so Go's default of 100 would let the process
+// grow to twice that before collecting; 50 keeps RSS near 1.5× the live
+// data for a few percent more GC work. On PostgreSQL the live heap is tiny
+// and a lower GOGC would only cost CPU, so the default stays.
 const defaultGCPercent = 50
 
 func tuneGC(logger *slog.Logger) {
