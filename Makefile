@@ -14,6 +14,8 @@ run: ## serve on :5000 with SQLite in ./data
 
 test: ## the whole suite (PostgreSQL tests skip when 127.0.0.1:5432 is down, unless GITOPS_STATUS_REQUIRE_POSTGRES=1)
 	$(GO) test -race -count=1 -timeout 15m ./...
+	# The HTTP API's tests again, on PostgreSQL: both backends answer the same.
+	GITOPS_STATUS_TEST_BACKEND=postgres $(GO) test -count=1 -timeout 10m ./httpapi/
 
 test-short:
 	$(GO) test -count=1 ./...

@@ -2,11 +2,13 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +17,8 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/httpapi"
+	"github.com/gitops-status/gitops-status/postgres"
+	"github.com/gitops-status/gitops-status/postgres/pgtest"
 	"github.com/gitops-status/gitops-status/sqlite"
 )
 
@@ -42,7 +46,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is an API over a real SQLite store in a temporary directory.
 type env struct {
 	tb    testing.TB
-	store *sqlite.Store
+	store gitops.Store
 	clock *clock
 	h     http.Handler
 	logs  *bytes.Buffer
@@ -58,12 +62,21 @@ func withStaleAfter(d time.Duration) option {
 	return func(_ *httpapi.Config, o *gitops.StoreOptions) { o.StaleAfter = d }
 }
 
-// mustOpenStore opens a SQLite store in tb's temporary directory.
-func mustOpenStore(tb testing.TB, opts gitops.StoreOptions) *sqlite.Store {
+// mustOpenStore opens a SQLite store in tb's temporary directory or, when
+// GITOPS_STATUS_TEST_BACKEND=postgres, a PostgreSQL store in a database of
+// its own: `make test` runs these tests on both, so every endpoint, filter,
+// event and legacy rule is checked to answer the same on each backend.
+func mustOpenStore(tb testing.TB, opts gitops.StoreOptions) gitops.Store {
 	tb.Helper()
-	st, err := sqlite.Open(filepath.Join(tb.TempDir(), "status.db"), opts)
+	var st gitops.Store
+	var err error
+	if os.Getenv("GITOPS_STATUS_TEST_BACKEND") == "postgres" {
+		st, err = postgres.Open(context.Background(), pgtest.NewDatabase(tb), opts)
+	} else {
+		st, err = sqlite.Open(filepath.Join(tb.TempDir(), "status.db"), opts)
+	}
 	if err != nil {
-		tb.Fatalf("sqlite.Open: %v", err)
+		tb.Fatalf("opening the store: %v", err)
 	}
 	tb.Cleanup(func() {
 		if err := st.Close(); err != nil {
