@@ -37,8 +37,10 @@ fuzz: ## each fuzzer for FUZZTIME
 	for f in FuzzParsePipelineUpdate FuzzParseCronUpdate FuzzParseLegacyUpdate FuzzParseDocument FuzzValidateIdentifier FuzzParseTime; do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
 
-smoke: build ## the README's curl examples against a fresh server
-	scripts/smoke.sh
+smoke: build ## the README's curl examples against a throw-away server on :5099
+	@dir=$$(mktemp -d); ./gitops-status serve --addr 127.0.0.1:5099 --data-dir $$dir 2>$$dir/log & pid=$$!; \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:5099/ready >/dev/null && break; sleep 0.1; done; \
+	scripts/smoke.sh http://127.0.0.1:5099; rc=$$?; kill $$pid; wait $$pid; rm -rf $$dir; exit $$rc
 
 clean:
 	rm -f gitops-status bench.txt
