@@ -462,3 +462,30 @@ func TestExportWhileServing(t *testing.T) {
 		t.Fatalf("import beside a running server: exit %d, %q; want a refusal saying the database is in use", code, errOut)
 	}
 }
+
+// TestServeFlagsReachTheAPI checks flags whose effect only shows through
+// the API: --stale-after marks a silent server stale, --legacy-group puts
+// v1 writes in that group, and an invalid --legacy-group stops the start.
+func TestServeFlagsReachTheAPI(t *testing.T) {
+	p := startServe(t, nil, "--data-dir", t.TempDir(), "--stale-after", "50ms", "--legacy-group", "legacy")
+	if code, _ := post(t, p.URL+"/status/pipeline", pipelineBody("grp", "h1", "abc")); code != 200 {
+		t.Fatalf("pipeline: %d", code)
+	}
+	time.Sleep(100 * time.Millisecond)
+	var rec map[string]any
+	getJSON(t, p.URL+"/status/grp/h1", &rec)
+	if rec["stale"] != true {
+		t.Errorf("100ms after its last report with --stale-after 50ms, stale = %v", rec["stale"])
+	}
+	if code, _ := post(t, p.URL+"/api/status", `{"repo":"rsyslog","server":"lab","sync_status":"SYNCED"}`); code != 200 {
+		t.Fatalf("legacy POST: %d", code)
+	}
+	if code := getJSON(t, p.URL+"/status/legacy/lab", &rec); code != 200 {
+		t.Errorf("with --legacy-group legacy, GET /status/legacy/lab = %d, want the v1 write there", code)
+	}
+
+	out, err := exec.Command(binPath, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--legacy-group", "bad group").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--legacy-group") {
+		t.Fatalf("serve with an invalid --legacy-group: %v\n%s", err, out)
+	}
+}
