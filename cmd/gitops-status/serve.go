@@ -140,6 +140,11 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // also with several replicas; the file is never modified. A file that cannot
 // be read is logged and left for a later start: the service still serves.
 func importOnFirstStart(ctx context.Context, store gitops.Store, cfg serveConfig, logger *slog.Logger) {
+	// A store that holds servers never imports: skip reading and parsing a
+	// possibly large file on every restart.
+	if _, total, err := store.List(ctx, gitops.Filter{Limit: 1}); err == nil && total > 0 {
+		return
+	}
 	data, err := os.ReadFile(cfg.ImportFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return
