@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/index"
 )
 
 // A head is a record encoded by (*gitops.Server).AppendJSONHead: every
@@ -363,7 +364,7 @@ func validUTF8(s string) string {
 // entryFromHead builds the entry of a stored head, reading only the fields
 // an entry keeps and skipping the others without allocating. The entry
 // shares head, which must not change afterwards.
-func (in interner) entryFromHead(head []byte, imported bool, legacyWrittenAt time.Time) (*entry, error) {
+func entryFromHead(in index.Interner, head []byte, imported bool, legacyWrittenAt time.Time) (*index.Entry, error) {
 	if len(head) == 0 {
 		return nil, errHead
 	}
@@ -426,8 +427,8 @@ func (in interner) entryFromHead(head []byte, imported bool, legacyWrittenAt tim
 	if d.pos != len(d.in) || seen != need {
 		return nil, errHead
 	}
-	e := in.newEntry(&sv, head)
-	e.changedFiles = files
+	e := in.NewEntry(&sv, head)
+	e.ChangedFiles = files
 	return e, nil
 }
 

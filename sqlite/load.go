@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/index"
 )
 
 // metaHeadFormat is the meta key naming the encoding of the stored heads
@@ -22,7 +23,7 @@ const metaHeadFormat = "head_format"
 // all first; then it encodes a head from the row's columns for every row
 // that has none or an unreadable one (rows written before migration 0002,
 // or by a binary that does not know heads).
-func loadIndex(ctx context.Context, conn *sql.Conn, in interner) (_ *index, err error) {
+func loadIndex(ctx context.Context, conn *sql.Conn, in index.Interner) (_ []*index.Entry, err error) {
 	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in interner) (_ *index, err 
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM servers`).Scan(&n); err != nil {
 		return nil, err
 	}
-	entries := make([]*entry, 0, n)
+	entries := make([]*index.Entry, 0, n)
 	var missing []int64 // rowids of rows without a readable head
 	// The head is read as text: the driver copies a text column once, into
 	// a string of its exact size that the entry keeps (a blob would be
@@ -72,7 +73,7 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in interner) (_ *index, err 
 		}
 		// The entry shares the string's bytes; nothing ever writes them.
 		b := unsafe.Slice(unsafe.StringData(head.String), len(head.String))
-		e, err := in.entryFromHead(b, imported != 0, legacyWritten)
+		e, err := entryFromHead(in, b, imported != 0, legacyWritten)
 		if err != nil {
 			missing = append(missing, id)
 			continue
@@ -95,12 +96,12 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in interner) (_ *index, err 
 		if _, err := conn.ExecContext(ctx, `UPDATE servers SET head = ? WHERE rowid = ?`, head, id); err != nil {
 			return nil, err
 		}
-		entries = append(entries, in.newEntry(&sv, head))
+		entries = append(entries, in.NewEntry(&sv, head))
 	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return nil, err
 	}
-	return newIndex(entries), nil
+	return entries, nil
 }
 
 // checkHeadFormat forgets every stored head when they were written in

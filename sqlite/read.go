@@ -72,11 +72,11 @@ func (s *Store) GetEncoded(ctx context.Context, k gitops.Key) (gitops.EncodedSer
 		}
 		return gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles)}, nil
 	}
-	e := s.idx.get(k)
+	e := s.idx.Get(k)
 	if e == nil {
 		return gitops.EncodedServer{}, notFound(k)
 	}
-	return e.encoded(s.clock(), s.staleAfter), nil
+	return e.Encoded(s.clock(), s.staleAfter), nil
 }
 
 // ListEncoded is List, encoded: from the index, filtered and paged as List
@@ -102,7 +102,7 @@ func (s *Store) ListEncoded(ctx context.Context, f gitops.Filter) ([]gitops.Enco
 		}
 		return out, total, nil
 	}
-	out, total := s.idx.list(f, s.clock(), s.staleAfter)
+	out, total := s.idx.List(f, s.clock(), s.staleAfter)
 	return out, total, nil
 }
 

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/index"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -69,8 +70,8 @@ type Store struct {
 	// Prepared on the readers' pool for the hot single-row reads.
 	getStmt, legacyWS, legacyIS *sql.Stmt
 
-	w    *writer // nil when read-only
-	idx  *index  // nil when read-only
+	w    *writer      // nil when read-only
+	idx  *index.Index // nil when read-only
 	lock *os.File
 
 	// readOnly is set by OpenReadOnly: writes fail, reads run SQL.
@@ -194,11 +195,13 @@ func open(path string, opts gitops.StoreOptions, lock *os.File) (_ *Store, err e
 		conn.Close()
 		return nil, err
 	}
-	in := interner{}
-	if s.idx, err = loadIndex(ctx, conn, in); err != nil {
+	in := index.Interner{}
+	entries, err := loadIndex(ctx, conn, in)
+	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("loading servers: %w", err)
 	}
+	s.idx = index.New(entries)
 	if s.w, err = newWriter(ctx, s, conn, s.idx, in); err != nil {
 		conn.Close()
 		return nil, err
@@ -289,7 +292,7 @@ func (s *Store) Close() error {
 			<-s.w.done
 		}
 		if s.idx != nil {
-			s.idx.reset(nil) // let the records go, though the Store may live on
+			s.idx.Reset(nil) // let the records go, though the Store may live on
 		}
 		if err := s.closeDBs(); err != nil {
 			s.closeErr = gitops.Errorf(gitops.EINTERNAL, "closing database %s: %s", s.path, oneLine(err))

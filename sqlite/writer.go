@@ -9,6 +9,7 @@ import (
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/index"
 )
 
 // request is one write waiting for the writer. fn runs inside the batch's
@@ -38,8 +39,8 @@ type writer struct {
 	del, prune                     *sql.Stmt
 	anyServer, getMeta, setMeta    *sql.Stmt
 
-	idx *index
-	in  interner
+	idx *index.Index
+	in  index.Interner
 	// headsOK says decodeHead reads this build's heads back exactly, so
 	// updates read the current record from the index (see getServer).
 	headsOK bool
@@ -48,7 +49,7 @@ type writer struct {
 	// requests that succeeded, which later requests of the batch read
 	// instead of the published index and which is published on commit.
 	changes []change
-	pending map[gitops.Key]*entry
+	pending map[gitops.Key]*index.Entry
 
 	beginErr error // why beginTx failed
 
@@ -57,9 +58,9 @@ type writer struct {
 	headBuf []byte // encoding buffer, reused
 }
 
-func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index, in interner) (*writer, error) {
+func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, in index.Interner) (*writer, error) {
 	w := &writer{s: s, conn: conn, reqs: make(chan *request, queueLen), done: make(chan struct{}),
-		idx: idx, in: in, headsOK: headRoundTrips(), pending: map[gitops.Key]*entry{}}
+		idx: idx, in: in, headsOK: headRoundTrips(), pending: map[gitops.Key]*index.Entry{}}
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -252,7 +253,7 @@ func (w *writer) commitBatch(batch []*request, errs []error) {
 		w.reload()
 		return
 	}
-	w.idx.publish(w.pending)
+	w.idx.Publish(w.pending)
 	w.forget()
 	answer(batch, errs)
 }
@@ -283,16 +284,16 @@ func (w *writer) reload() {
 	if err != nil {
 		return
 	}
-	w.idx.reset(fresh.entries)
+	w.idx.Reset(fresh)
 }
 
 // current returns the entry of k as the batch so far left it, nil when the
 // server does not exist.
-func (w *writer) current(k gitops.Key) *entry {
+func (w *writer) current(k gitops.Key) *index.Entry {
 	if e, ok := w.pending[k]; ok {
 		return e
 	}
-	return w.idx.lookup(k)
+	return w.idx.Lookup(k)
 }
 
 func failAll(batch []*request, errs []error, err error) {
@@ -358,8 +359,8 @@ func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error
 		return s, false, nil
 	}
 	if w.headsOK {
-		if s, err := decodeHead(e.head); err == nil {
-			s.Imported, s.LegacyWrittenAt = e.imported, e.legacyWrittenAt
+		if s, err := decodeHead(e.Head); err == nil {
+			s.Imported, s.LegacyWrittenAt = e.Imported, e.LegacyWrittenAt
 			return s, true, nil
 		}
 	}
@@ -386,7 +387,7 @@ func (w *writer) putServer(s *gitops.Server, exists bool) error {
 	if err != nil {
 		return dbError("writing server "+s.Key().String(), err)
 	}
-	w.changes = append(w.changes, change{s.Key(), w.in.newEntry(s, head)})
+	w.changes = append(w.changes, change{s.Key(), w.in.NewEntry(s, head)})
 	return nil
 }
 
@@ -558,4 +559,10 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 		return false, err
 	}
 	return did, nil
+}
+
+// change is one server's new entry, or its removal when e is nil.
+type change struct {
+	k gitops.Key
+	e *index.Entry
 }

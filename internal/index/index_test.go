@@ -1,4 +1,4 @@
-package sqlite
+package index
 
 import (
 	"fmt"
@@ -15,22 +15,22 @@ import (
 // holds exactly the map's entries, sorted, after every batch.
 func TestPublish(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	x := newIndex(nil)
-	model := map[gitops.Key]*entry{}
+	x := New(nil)
+	model := map[gitops.Key]*Entry{}
 	key := func() gitops.Key {
 		return gitops.Key{ServerGroup: fmt.Sprintf("g%d", rng.IntN(4)), Host: fmt.Sprintf("h%02d", rng.IntN(40))}
 	}
 	for batch := range 2000 {
-		final := map[gitops.Key]*entry{}
+		final := map[gitops.Key]*Entry{}
 		for range 1 + rng.IntN(12) {
 			k := key()
 			if rng.IntN(3) == 0 {
 				final[k] = nil
 			} else {
-				final[k] = &entry{group: k.ServerGroup, host: k.Host, changedFiles: batch}
+				final[k] = &Entry{group: k.ServerGroup, host: k.Host, ChangedFiles: batch}
 			}
 		}
-		x.publish(final)
+		x.Publish(final)
 		for k, e := range final {
 			if e == nil {
 				delete(model, k)
@@ -45,16 +45,16 @@ func TestPublish(t *testing.T) {
 		if !maps.Equal(x.byKey, model) {
 			t.Fatalf("batch %d: byKey differs from the model", batch)
 		}
-		if all := x.spare[:cap(x.spare)]; slices.ContainsFunc(all, func(e *entry) bool { return e != nil }) {
+		if all := x.spare[:cap(x.spare)]; slices.ContainsFunc(all, func(e *Entry) bool { return e != nil }) {
 			t.Fatalf("batch %d: the spare buffer keeps entries alive", batch)
 		}
 	}
 }
 
-func keysOfEntries(es []*entry) []string {
+func keysOfEntries(es []*Entry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
-		out[i] = e.key().String()
+		out[i] = e.Key().String()
 	}
 	return out
 }

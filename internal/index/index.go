@@ -1,4 +1,8 @@
-package sqlite
+// Package index keeps every stored server as its encoded head plus what
+// filtering and the computed stale field need, sorted by key, so that a
+// store answers GetEncoded and ListEncoded without a query or an encoding.
+// One goroutine (a store's writer) changes it; any number read it.
+package index
 
 import (
 	"slices"
@@ -9,11 +13,11 @@ import (
 	gitops "github.com/gitops-status/gitops-status"
 )
 
-// entry is one server as the index keeps it: its head and what filtering
+// Entry is one server as the index keeps it: its head and what filtering
 // and the computed stale need. Entries are immutable once published; the
 // writer replaces an entry, it never changes one, so readers use entries
 // without a lock.
-type entry struct {
+type Entry struct {
 	group, host             string
 	serverType, environment string
 	status                  gitops.Status
@@ -25,18 +29,21 @@ type entry struct {
 	// gitops.Server.StaleThreshold decides.
 	ownThreshold bool
 	staleAfter   time.Duration
-	changedFiles int
+	// ChangedFiles is how many changed files the record lists, for
+	// changed_files_count; set only before the entry is published.
+	ChangedFiles int
 	// The two fields that are not in the head, kept so that the writer can
 	// rebuild the whole record from an entry.
-	imported        bool
-	legacyWrittenAt time.Time
-	head            []byte
+	Imported        bool
+	LegacyWrittenAt time.Time
+	Head            []byte
 }
 
-func (e *entry) key() gitops.Key { return gitops.Key{ServerGroup: e.group, Host: e.host} }
+// Key is the server's key.
+func (e *Entry) Key() gitops.Key { return gitops.Key{ServerGroup: e.group, Host: e.host} }
 
-// stale is gitops.Server.IsStale for the entry's record.
-func (e *entry) stale(now time.Time, global time.Duration) bool {
+// Stale is gitops.Server.IsStale for the entry's record.
+func (e *Entry) Stale(now time.Time, global time.Duration) bool {
 	d := global
 	if e.ownThreshold {
 		d = e.staleAfter
@@ -47,8 +54,9 @@ func (e *entry) stale(now time.Time, global time.Duration) bool {
 	return now.Sub(e.lastReport) > d
 }
 
-func (e *entry) encoded(now time.Time, global time.Duration) gitops.EncodedServer {
-	return gitops.EncodedServer{Head: e.head, Stale: e.stale(now, global), ChangedFiles: e.changedFiles}
+// Encoded is the entry as gitops.EncodedServer at now.
+func (e *Entry) Encoded(now time.Time, global time.Duration) gitops.EncodedServer {
+	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles}
 }
 
 // ownThreshold parses a stale_after value as gitops.Server.StaleThreshold
@@ -71,15 +79,15 @@ func compareKeys(ag, ah, bg, bh string) int {
 	return strings.Compare(ah, bh)
 }
 
-func compareEntries(a, b *entry) int { return compareKeys(a.group, a.host, b.group, b.host) }
+func compareEntries(a, b *Entry) int { return compareKeys(a.group, a.host, b.group, b.host) }
 
-// interner shares the strings many servers repeat (groups, types,
+// Interner shares the strings many servers repeat (groups, types,
 // environments, statuses), and copies the others, so an entry never keeps
 // alive a larger string its fields were cut from (decodeHead's substrings).
 // Only the writer uses it.
-type interner map[string]string
+type Interner map[string]string
 
-func (in interner) intern(s string) string {
+func (in Interner) Intern(s string) string {
 	if v, ok := in[s]; ok {
 		return v
 	}
@@ -88,65 +96,66 @@ func (in interner) intern(s string) string {
 	return c
 }
 
-// newEntry builds the entry of sv, whose head is head.
-func (in interner) newEntry(sv *gitops.Server, head []byte) *entry {
+// NewEntry builds the entry of sv, whose head is head.
+func (in Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 	d, own := ownThreshold(sv.StaleAfter)
-	return &entry{
-		group:           in.intern(sv.ServerGroup),
+	return &Entry{
+		group:           in.Intern(sv.ServerGroup),
 		host:            strings.Clone(sv.Host),
-		serverType:      in.intern(sv.ServerType),
-		environment:     in.intern(sv.Environment),
-		status:          gitops.Status(in.intern(string(sv.Status))),
-		validation:      gitops.ValidationStatus(in.intern(string(sv.ValidationStatus))),
+		serverType:      in.Intern(sv.ServerType),
+		environment:     in.Intern(sv.Environment),
+		status:          gitops.Status(in.Intern(string(sv.Status))),
+		validation:      gitops.ValidationStatus(in.Intern(string(sv.ValidationStatus))),
 		lastReport:      sv.LastReport(),
 		ownThreshold:    own,
 		staleAfter:      d,
-		changedFiles:    len(sv.ChangedFiles),
-		imported:        sv.Imported,
-		legacyWrittenAt: sv.LegacyWrittenAt,
-		head:            head,
+		ChangedFiles:    len(sv.ChangedFiles),
+		Imported:        sv.Imported,
+		LegacyWrittenAt: sv.LegacyWrittenAt,
+		Head:            head,
 	}
 }
 
-// index holds an entry for every stored server, kept exactly current by
+// Index holds an entry for every stored server, kept exactly current by
 // the writer: after a batch commits and before its callers hear so, the
-// writer publishes the batch's changes (publish). Readers hold mu for
+// writer publishes the batch's changes (Publish). Readers hold mu for
 // reading only to copy entry pointers or look one up; they filter and
 // encode outside it.
-type index struct {
+type Index struct {
 	mu sync.RWMutex
 	// entries is sorted by server_group then host, in byte order, as List
 	// answers. byKey finds an entry without a search.
-	entries []*entry
-	byKey   map[gitops.Key]*entry
+	entries []*Entry
+	byKey   map[gitops.Key]*Entry
 	// spare is the writer's buffer for the next rebuild of entries.
-	spare []*entry
+	spare []*Entry
 }
 
-func newIndex(entries []*entry) *index {
+// New returns an index of entries, which it sorts.
+func New(entries []*Entry) *Index {
 	slices.SortFunc(entries, compareEntries)
-	x := &index{entries: entries, byKey: make(map[gitops.Key]*entry, len(entries))}
+	x := &Index{entries: entries, byKey: make(map[gitops.Key]*Entry, len(entries))}
 	for _, e := range entries {
-		x.byKey[e.key()] = e
+		x.byKey[e.Key()] = e
 	}
 	return x
 }
 
-// get returns the entry of k, or nil.
-func (x *index) get(k gitops.Key) *entry {
+// Get returns the entry of k, or nil.
+func (x *Index) Get(k gitops.Key) *Entry {
 	x.mu.RLock()
 	e := x.byKey[k]
 	x.mu.RUnlock()
 	return e
 }
 
-// lookup is get for the writer, which is the only goroutine that changes
+// Lookup is Get for the writer, which is the only goroutine that changes
 // the index and so needs no lock to read it.
-func (x *index) lookup(k gitops.Key) *entry { return x.byKey[k] }
+func (x *Index) Lookup(k gitops.Key) *Entry { return x.byKey[k] }
 
 // search returns the position of the first entry at or after (group, host).
-func search(entries []*entry, group, host string) int {
-	i, _ := slices.BinarySearchFunc(entries, [2]string{group, host}, func(e *entry, k [2]string) int {
+func search(entries []*Entry, group, host string) int {
+	i, _ := slices.BinarySearchFunc(entries, [2]string{group, host}, func(e *Entry, k [2]string) int {
 		return compareKeys(e.group, e.host, k[0], k[1])
 	})
 	return i
@@ -154,7 +163,7 @@ func search(entries []*entry, group, host string) int {
 
 // snapshot appends to dst the entries a filter on groups may match, in
 // order: every entry when groups is empty, else those of each group.
-func (x *index) snapshot(dst []*entry, groups []string) []*entry {
+func (x *Index) snapshot(dst []*Entry, groups []string) []*Entry {
 	if len(groups) > 1 {
 		groups = slices.Clone(groups)
 		slices.Sort(groups)
@@ -176,29 +185,23 @@ func (x *index) snapshot(dst []*entry, groups []string) []*entry {
 	return dst
 }
 
-// change is one server's new entry, or its removal when e is nil.
-type change struct {
-	k gitops.Key
-	e *entry
-}
-
 // edit is one change of the sorted entries, at a position of the current
 // slice: insert e before entries[pos], or replace entries[pos] by e
 // (removing it when e is nil).
 type edit struct {
 	pos    int
 	insert bool
-	e      *entry
+	e      *Entry
 }
 
-// publish applies a committed batch's final state by key (nil = deleted).
+// Publish applies a committed batch's final state by key (nil = deleted).
 // Replacing entries of existing servers swaps pointers in place. Adding or
 // removing servers builds the new sorted slice outside the lock, copying
 // the runs between edits, so a batch that creates many servers costs one
 // pass over the index, not one per server; the slice it replaces, emptied,
 // becomes the next build's buffer, since readers copy what they need under
 // the lock and keep no reference to it.
-func (x *index) publish(final map[gitops.Key]*entry) {
+func (x *Index) Publish(final map[gitops.Key]*Entry) {
 	if len(final) == 0 {
 		return
 	}
@@ -217,7 +220,7 @@ func (x *index) publish(final map[gitops.Key]*entry) {
 		x.mu.Lock()
 		for _, ed := range edits {
 			x.entries[ed.pos] = ed.e
-			x.byKey[ed.e.key()] = ed.e
+			x.byKey[ed.e.Key()] = ed.e
 		}
 		x.mu.Unlock()
 		return
@@ -255,7 +258,7 @@ func (x *index) publish(final map[gitops.Key]*entry) {
 	x.entries = merged
 	for _, ed := range edits {
 		if ed.e != nil {
-			x.byKey[ed.e.key()] = ed.e
+			x.byKey[ed.e.Key()] = ed.e
 		}
 	}
 	for k, e := range final {
@@ -268,16 +271,16 @@ func (x *index) publish(final map[gitops.Key]*entry) {
 	x.spare = old[:0]
 }
 
-// reset replaces the whole index, as after loading it again.
-func (x *index) reset(entries []*entry) {
-	y := newIndex(entries)
+// Reset replaces the whole index, as after loading it again.
+func (x *Index) Reset(entries []*Entry) {
+	y := New(entries)
 	x.mu.Lock()
 	x.entries, x.byKey, x.spare = y.entries, y.byKey, nil
 	x.mu.Unlock()
 }
 
 // matches reports whether e passes every condition of f but Stale.
-func matches(e *entry, f *gitops.Filter) bool {
+func matches(e *Entry, f *gitops.Filter) bool {
 	return (len(f.ServerGroup) == 0 || slices.Contains(f.ServerGroup, e.group)) &&
 		(len(f.Host) == 0 || slices.Contains(f.Host, e.host)) &&
 		(len(f.ServerType) == 0 || slices.Contains(f.ServerType, e.serverType)) &&
@@ -287,11 +290,11 @@ func matches(e *entry, f *gitops.Filter) bool {
 }
 
 // scratch recycles the slices ListEncoded copies entry pointers into.
-var scratch = sync.Pool{New: func() any { return new([]*entry) }}
+var scratch = sync.Pool{New: func() any { return new([]*Entry) }}
 
-// list answers ListEncoded from the index at now.
-func (x *index) list(f gitops.Filter, now time.Time, global time.Duration) ([]gitops.EncodedServer, int) {
-	bufp := scratch.Get().(*[]*entry)
+// List answers ListEncoded from the index at now.
+func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration) ([]gitops.EncodedServer, int) {
+	bufp := scratch.Get().(*[]*Entry)
 	cand := x.snapshot((*bufp)[:0], f.ServerGroup)
 	// Filter in place: cand[:n] are the matches, in order.
 	n := 0
@@ -299,7 +302,7 @@ func (x *index) list(f gitops.Filter, now time.Time, global time.Duration) ([]gi
 		if !matches(e, &f) {
 			continue
 		}
-		if f.Stale != nil && e.stale(now, global) != *f.Stale {
+		if f.Stale != nil && e.Stale(now, global) != *f.Stale {
 			continue
 		}
 		cand[n] = e
@@ -311,7 +314,7 @@ func (x *index) list(f gitops.Filter, now time.Time, global time.Duration) ([]gi
 	}
 	out := make([]gitops.EncodedServer, len(page))
 	for i, e := range page {
-		out[i] = e.encoded(now, global)
+		out[i] = e.Encoded(now, global)
 	}
 	clear(cand) // let replaced entries go
 	*bufp = cand[:0]
