@@ -77,6 +77,7 @@ type config struct {
 	pgDB         string
 	jsonOut      string
 	kill9        bool
+	noSQLite     bool
 	readyTimeout time.Duration
 	reqTimeout   time.Duration
 	maxRequests  int
@@ -102,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.pgDB, "pg-db", "gitops_bench", "database on the -pg-url server to use; it must exist")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&c.kill9, "kill9", false, "kill -9 the service during writes and check no acknowledged write is lost")
+	fs.BoolVar(&c.noSQLite, "no-sqlite", false, "skip the SQLite backend (measure PostgreSQL only)")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", time.Minute, "how long a server may take to answer 200 on /ready")
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "most requests one worker sends in one workload run")
@@ -194,7 +196,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	backends := []backend{{name: "sqlite"}}
+	var backends []backend
+	if !cfg.noSQLite {
+		backends = append(backends, backend{name: "sqlite"})
+	}
 	pg, ok, err := cfg.postgres()
 	if err != nil {
 		return err
