@@ -1,11 +1,14 @@
 package sqlite_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -465,5 +468,45 @@ func TestFailedRequestBatchAppliesOthersOnce(t *testing.T) {
 	}
 	if got, want := len(evs), int(good.Load()); got != want {
 		t.Errorf("%d events, want %d", got, want)
+	}
+}
+
+// TestEventTimesFollowIDs checks that concurrent updates of distinct
+// servers, which the store applies ahead of its writer (prepare), are
+// stored in the order of their times: event ids and times rise together,
+// so a consumer that reads events up to a time never misses one that is
+// stored later with an earlier time.
+func TestEventTimesFollowIDs(t *testing.T) {
+	s := MustOpenStore(t)
+	ctx := context.Background()
+	const clients, each = 32, 40
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				u := pipeline("g", fmt.Sprintf("h%02d-%02d", c, i), fmt.Sprintf("%040x", c*each+i))
+				if _, err := s.Apply(ctx, u); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	evs, err := s.Events(ctx, gitops.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != clients*each {
+		t.Fatalf("%d events, want %d", len(evs), clients*each)
+	}
+	slices.SortFunc(evs, func(a, b gitops.Event) int { return cmp.Compare(a.ID, b.ID) })
+	for i := 1; i < len(evs); i++ {
+		if evs[i].Time.Before(evs[i-1].Time.Time) {
+			t.Fatalf("event %d at %s was stored after event %d at %s", evs[i].ID, evs[i].Time.Format(time.RFC3339Nano),
+				evs[i-1].ID, evs[i-1].Time.Format(time.RFC3339Nano))
+		}
 	}
 }

@@ -1,11 +1,11 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
@@ -19,6 +19,11 @@ type request struct {
 	ctx  context.Context
 	fn   func(w *writer) error
 	done chan error
+	// at is the clock reading of an update prepared before it was queued
+	// (see Store.Apply), zero for any other request. The writer runs a
+	// batch in order of at, so that prepared updates meet the clock order
+	// check and are not applied again.
+	at time.Time
 }
 
 // writer owns the only writing connection. It takes every request waiting
@@ -44,6 +49,11 @@ type writer struct {
 	// headsOK says decodeHead reads this build's heads back exactly, so
 	// updates read the current record from the index (see getServer).
 	headsOK bool
+	// lastNow is the newest clock reading an applied update used: a
+	// prepared update whose reading is older is applied again, so that
+	// times never go back in the order updates are stored (and events are
+	// numbered) in.
+	lastNow time.Time
 	// changes are the index changes of the running request, in order;
 	// pending is the newest change by key (nil = deleted) of the batch's
 	// requests that succeeded, which later requests of the batch read
@@ -53,14 +63,12 @@ type writer struct {
 
 	beginErr error // why beginTx failed
 
-	args    []any  // upsert arguments, reused
-	updArgs []any  // update arguments, reused
-	headBuf []byte // encoding buffer, reused
+	updArgs []any // update arguments, reused
 }
 
 func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, in index.Interner) (*writer, error) {
 	w := &writer{s: s, conn: conn, reqs: make(chan *request, queueLen), done: make(chan struct{}),
-		idx: idx, in: in, headsOK: headRoundTrips(), pending: map[gitops.Key]*index.Entry{}}
+		idx: idx, in: in, headsOK: s.headsOK, pending: map[gitops.Key]*index.Entry{}}
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -131,6 +139,9 @@ func (w *writer) run() {
 				break fill
 			}
 		}
+		// Concurrent requests may run in any order; this one keeps the
+		// clock readings of prepared updates increasing.
+		slices.SortStableFunc(batch, func(a, b *request) int { return a.at.Compare(b.at) })
 		w.runBatch(batch, errs[:len(batch)])
 		clear(batch) // let answered requests be collected
 	}
@@ -326,13 +337,18 @@ func runRequest(w *writer, r *request) (err error) {
 // before the writer takes the request, the answer is ctx's error and fn
 // never runs; once taken, the request completes regardless of ctx.
 func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
+	return s.writeAt(ctx, time.Time{}, fn)
+}
+
+// writeAt is write for a request prepared at the clock reading at.
+func (s *Store) writeAt(ctx context.Context, at time.Time, fn func(w *writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if s.readOnly {
 		return gitops.Errorf(gitops.EUNAVAILABLE, "database %s is open read-only", s.path)
 	}
-	r := &request{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	r := &request{ctx: ctx, fn: fn, done: make(chan error, 1), at: at}
 	s.mu.RLock()
 	if s.closed.Load() {
 		s.mu.RUnlock()
@@ -375,28 +391,42 @@ func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error
 }
 
 // putServer writes s, a normalized record, with its head, and stages its
-// new index entry. exists says whether the batch so far left a row for s
-// (w.current): then the row is updated in place, and only when that finds
-// no row, which the exact index rules out, upserted.
+// new index entry, as storeApplied does.
 func (w *writer) putServer(s *gitops.Server, exists bool) error {
-	w.headBuf = s.AppendJSONHead(w.headBuf[:0])
-	head := bytes.Clone(w.headBuf)
-	w.args = serverArgs(w.args[:0], s, head)
-	err := w.writeRow(exists)
-	clear(w.args)
-	if err != nil {
-		return dbError("writing server "+s.Key().String(), err)
+	a := applied{out: gitops.Outcome{Applied: true, Server: *s}, head: s.AppendJSONHead(nil)}
+	a.args = serverArgs(nil, s, a.head)
+	return w.storeApplied(&a, exists)
+}
+
+// storeApplied writes a, an applied update, with its event, and stages
+// the new index entry. exists says whether the batch so far left a row for
+// the server (w.current): then the row is updated in place, and only when
+// that finds no row, which the exact index rules out, upserted.
+func (w *writer) storeApplied(a *applied, exists bool) error {
+	k := a.out.Server.Key()
+	if err := w.writeRow(a.args, exists); err != nil {
+		return dbError("writing server "+k.String(), err)
 	}
-	w.changes = append(w.changes, change{s.Key(), w.in.NewEntry(s, head)})
+	w.changes = append(w.changes, change{k, w.in.NewEntry(&a.out.Server, a.head)})
+	if a.out.Event == nil {
+		return nil
+	}
+	res, err := w.addEvent.ExecContext(context.Background(), a.evArgs...)
+	if err != nil {
+		return dbError("writing an event of "+k.String(), err)
+	}
+	if a.out.Event.ID, err = res.LastInsertId(); err != nil {
+		return dbError("writing an event of "+k.String(), err)
+	}
 	return nil
 }
 
-// writeRow writes the row w.args describe.
-func (w *writer) writeRow(exists bool) error {
+// writeRow writes the row args (serverArgs) describe.
+func (w *writer) writeRow(args []any, exists bool) error {
 	bg := context.Background()
 	if exists {
 		// The same arguments with the key moved to the end.
-		w.updArgs = append(append(w.updArgs[:0], w.args[2:]...), w.args[:2]...)
+		w.updArgs = append(append(w.updArgs[:0], args[2:]...), args[:2]...)
 		res, err := w.update.ExecContext(bg, w.updArgs...)
 		clear(w.updArgs)
 		if err != nil {
@@ -406,8 +436,89 @@ func (w *writer) writeRow(exists bool) error {
 			return err
 		}
 	}
-	_, err := w.upsert.ExecContext(bg, w.args...)
+	_, err := w.upsert.ExecContext(bg, args...)
 	return err
+}
+
+// applied is an update applied to a record, ready for the writer to store:
+// the outcome with its record normalized (and its event's time at
+// microsecond precision), and the arguments that store them.
+type applied struct {
+	out    gitops.Outcome
+	head   []byte
+	args   []any // serverArgs, when out.Applied
+	evArgs []any // eventArgs, when out.Event is not nil
+}
+
+// apply applies u to cur (nil: the server does not exist) at now.
+func apply(u gitops.Update, cur *gitops.Server, now time.Time) (*applied, error) {
+	o := u.Apply(cur, now)
+	a := &applied{out: o}
+	if !o.Applied {
+		return a, nil
+	}
+	if k := u.Key(); o.Server.Key() != k {
+		return nil, gitops.Errorf(gitops.EINTERNAL, "update of %s produced a record for %s", k, o.Server.Key())
+	}
+	normalize(&a.out.Server)
+	a.head = a.out.Server.AppendJSONHead(nil)
+	a.args = serverArgs(nil, &a.out.Server, a.head)
+	if o.Event != nil {
+		ev := *o.Event
+		ev.Time = gitops.Time{Time: gitops.Now(ev.Time.Time)}
+		if ev.ChangedFiles == nil {
+			ev.ChangedFiles = []string{}
+		}
+		a.out.Event = &ev
+		a.evArgs = eventArgs(&ev)
+	}
+	return a, nil
+}
+
+// prepared is an update applied ahead of the writer, on the caller's
+// goroutine, to base, the server's published index entry (nil when it did
+// not exist), at the clock reading now.
+type prepared struct {
+	base *index.Entry
+	now  time.Time
+	a    *applied
+}
+
+// prepare applies u ahead of the writer, so that the writer, the one
+// goroutine every write waits for, only has to store the result; it
+// returns nil when the store cannot (no index, or heads that do not read
+// back). The writer uses the result only when base is still the server's
+// entry and now is not older than the last update it applied.
+func (s *Store) prepare(u gitops.Update) *prepared {
+	if s.idx == nil || !s.headsOK {
+		return nil
+	}
+	base := s.idx.Get(u.Key())
+	var cur *gitops.Server
+	if base != nil {
+		sv, err := decodeHead(base.Head)
+		if err != nil {
+			return nil
+		}
+		sv.Imported, sv.LegacyWrittenAt = base.Imported, base.LegacyWrittenAt
+		cur = &sv
+	}
+	p := &prepared{base: base, now: gitops.Now(s.now())}
+	var err error
+	if p.a, err = safeApply(u, cur, p.now); err != nil {
+		return nil // the writer applies it again and reports what fails
+	}
+	return p
+}
+
+// safeApply is apply, turning a panic into an error as runRequest does.
+func safeApply(u gitops.Update, cur *gitops.Server, now time.Time) (a *applied, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: panic: %v", gitops.Errorf(gitops.EINTERNAL, "the write failed"), p)
+		}
+	}()
+	return apply(u, cur, now)
 }
 
 // Apply applies u as one atomic read-modify-write of its server inside the
@@ -420,55 +531,54 @@ func (w *writer) writeRow(exists bool) error {
 // the stored event's ID. Returns EUNAVAILABLE, EINTERNAL, or ctx's error
 // when ctx ended before the write started.
 func (s *Store) Apply(ctx context.Context, u gitops.Update) (gitops.Outcome, error) {
+	k := u.Key()
+	pre := s.prepare(u)
 	var out gitops.Outcome
 	var now time.Time
-	err := s.write(ctx, func(w *writer) error {
-		k := u.Key()
-		cur, found, err := w.getServer(k)
-		if err != nil {
-			return err
-		}
-		now = gitops.Now(s.now())
-		var curp *gitops.Server
-		if found {
-			curp = &cur
-		}
-		o := u.Apply(curp, now)
-		if !o.Applied {
-			out = o
-			return nil
-		}
-		if o.Server.Key() != k {
-			return gitops.Errorf(gitops.EINTERNAL, "update of %s produced a record for %s", k, o.Server.Key())
-		}
-		normalize(&o.Server)
-		if err := w.putServer(&o.Server, found); err != nil {
-			return err
-		}
-		if o.Event != nil {
-			ev := *o.Event
-			ev.Time = gitops.Time{Time: gitops.Now(ev.Time.Time)}
-			if ev.ChangedFiles == nil {
-				ev.ChangedFiles = []string{}
-			}
-			res, err := w.addEvent.ExecContext(context.Background(), eventArgs(&ev)...)
+	err := s.writeAt(ctx, pre.at(), func(w *writer) error {
+		cur := w.current(k)
+		var a *applied
+		if pre != nil && cur == pre.base && !pre.now.Before(w.lastNow) {
+			a, now = pre.a, pre.now
+		} else {
+			sv, found, err := w.getServer(k)
 			if err != nil {
-				return dbError("writing an event of "+k.String(), err)
+				return err
 			}
-			if ev.ID, err = res.LastInsertId(); err != nil {
-				return dbError("writing an event of "+k.String(), err)
+			now = gitops.Now(s.now())
+			var curp *gitops.Server
+			if found {
+				curp = &sv
 			}
-			o.Event = &ev
+			if a, err = apply(u, curp, now); err != nil {
+				return err
+			}
 		}
-		out = o
+		if a.out.Applied {
+			if err := w.storeApplied(a, cur != nil); err != nil {
+				return err
+			}
+			w.lastNow = now
+		}
+		out = a.out
 		return nil
 	})
 	if err != nil {
 		return gitops.Outcome{}, err
 	}
-	normalize(&out.Server)
+	if !out.Applied {
+		normalize(&out.Server)
+	}
 	out.Server.Stale = out.Server.IsStale(now, s.staleAfter)
 	return out, nil
+}
+
+// at is the clock reading of a prepared update, zero for none.
+func (p *prepared) at() time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return p.now
 }
 
 // Delete forgets a server; its events stay until PruneEvents removes them.
