@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,6 +37,11 @@ type workloadResult struct {
 	Ratio       float64    `json:"ratio"`    // service rps / ceiling rps
 	RSSMiB      *float64   `json:"rss_mib"`  // service RSS after the run
 	DiskMiB     *float64   `json:"disk_mib"` // data dir size; nil for PostgreSQL
+	// CPU time per request of the service's process (not PostgreSQL's)
+	// and of the ceiling's, in microseconds; nil when not measured. Less
+	// sensitive than rps to what else the machine runs.
+	ServiceCPUus *float64 `json:"service_cpu_us_per_request"`
+	CeilingCPUus *float64 `json:"ceiling_cpu_us_per_request"`
 }
 
 // sizeResult is everything measured for one backend and store size.
@@ -86,6 +92,13 @@ func (b *bench) runSize(ctx context.Context, be backend, n int) (sizeResult, err
 		return res, err
 	}
 	argv := []string{b.bin, "serve", "--addr", addr, "--data-dir", data}
+	debugAddr := ""
+	if b.cfg.profileDir != "" {
+		if debugAddr, err = freeAddr(); err != nil {
+			return res, err
+		}
+		argv = append(argv, "--debug-addr", debugAddr)
+	}
 	if be.dbURL != "" {
 		argv = append(argv, "--database-url", be.dbURL)
 	}
@@ -114,7 +127,7 @@ func (b *bench) runSize(ctx context.Context, be backend, n int) (sizeResult, err
 	}
 	defer ceiling.kill()
 	for _, name := range b.cfg.workloads {
-		res.Workloads = append(res.Workloads, b.runWorkload(ctx, be, n, name, ct, t, svc, data))
+		res.Workloads = append(res.Workloads, b.runWorkload(ctx, be, n, name, ceiling, ct, t, svc, data, debugAddr))
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
@@ -169,13 +182,19 @@ func (b *bench) startCeiling(ctx context.Context, t *target, dir string) (*serve
 
 // runWorkload runs one workload on the ceiling, then right after on the
 // service, so both see the machine in the same state.
-func (b *bench) runWorkload(ctx context.Context, be backend, n int, name string, ct, t *target, svc *server, data string) workloadResult {
+func (b *bench) runWorkload(ctx context.Context, be backend, n int, name string, ceiling *server, ct, t *target, svc *server, data, debugAddr string) workloadResult {
 	conc := b.cfg.concFor(name)
+	cpu := cpuMeter(ceiling)
 	c := runLoad(ctx, ct.requesters(name, conc), b.cfg.duration, b.cfg.maxRequests)
+	ccpu := cpu(c.Requests)
 	b.closeIdle()
+	cpu = cpuMeter(svc)
+	profiled := b.profile(debugAddr, fmt.Sprintf("%s-%d-%s.pprof", be.name, n, name))
 	s := runLoad(ctx, t.requesters(name, conc), b.cfg.duration, b.cfg.maxRequests)
+	profiled()
+	scpu := cpu(s.Requests)
 	b.closeIdle()
-	r := workloadResult{Name: name, Concurrency: conc, Service: s, Ceiling: c}
+	r := workloadResult{Name: name, Concurrency: conc, Service: s, Ceiling: c, ServiceCPUus: scpu, CeilingCPUus: ccpu}
 	if c.RPS > 0 {
 		r.Ratio = s.RPS / c.RPS
 	}
@@ -190,6 +209,53 @@ func (b *bench) runWorkload(ctx context.Context, be backend, n int, name string,
 		}
 	}
 	return r
+}
+
+// profile starts a CPU profile of the service, as long as a workload runs,
+// into file in the profile directory; the function it returns waits for
+// it. Without -cpuprofile it does nothing.
+func (b *bench) profile(debugAddr, file string) (wait func()) {
+	if debugAddr == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		secs := max(1, int(b.cfg.duration.Seconds()))
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, secs))
+		if err != nil {
+			b.logf("profile %s: %v", file, err)
+			return
+		}
+		defer resp.Body.Close()
+		if err := os.MkdirAll(b.cfg.profileDir, 0o755); err != nil {
+			b.logf("profile %s: %v", file, err)
+			return
+		}
+		f, err := os.Create(filepath.Join(b.cfg.profileDir, file))
+		if err == nil {
+			_, err = io.Copy(f, resp.Body)
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			b.logf("profile %s: %v", file, err)
+		}
+	}()
+	return func() { <-done }
+}
+
+// cpuMeter starts measuring the CPU time of srv; the function it returns
+// gives the CPU time per request in microseconds since then, or nil.
+func cpuMeter(srv *server) func(requests int64) *float64 {
+	t0, err0 := srv.cpuTime()
+	return func(requests int64) *float64 {
+		t1, err1 := srv.cpuTime()
+		if err0 != nil || err1 != nil || requests <= 0 {
+			return nil
+		}
+		v := float64((t1 - t0).Microseconds()) / float64(requests)
+		return &v
+	}
 }
 
 // footprint reads the service's RSS and, for SQLite, its data dir size;

@@ -78,6 +78,7 @@ type config struct {
 	jsonOut      string
 	kill9        bool
 	noSQLite     bool
+	profileDir   string
 	readyTimeout time.Duration
 	reqTimeout   time.Duration
 	maxRequests  int
@@ -103,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.pgDB, "pg-db", "gitops_bench", "database on the -pg-url server to use; it must exist")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&c.kill9, "kill9", false, "kill -9 the service during writes and check no acknowledged write is lost")
+	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile of the service during each workload to this directory (backend-N-workload.pprof)")
 	fs.BoolVar(&c.noSQLite, "no-sqlite", false, "skip the SQLite backend (measure PostgreSQL only)")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", time.Minute, "how long a server may take to answer 200 on /ready")
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")

@@ -5,9 +5,15 @@ package main
 import (
 	"errors"
 	"syscall"
+	"time"
 )
 
 func childAttrs() *syscall.SysProcAttr { return nil }
 
 // rssMiB needs /proc; elsewhere the table shows "-".
 func rssMiB(pid int) (float64, error) { return 0, errors.New("RSS is read from /proc, Linux only") }
+
+// cpuTime needs /proc; elsewhere the table shows "-".
+func cpuTime(pid int) (time.Duration, error) {
+	return 0, errors.New("CPU time is read from /proc, Linux only")
+}

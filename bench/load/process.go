@@ -131,6 +131,13 @@ func (s *server) rssMiB() (float64, error) {
 	return rssMiB(s.cmd.Process.Pid)
 }
 
+func (s *server) cpuTime() (time.Duration, error) {
+	if !s.running() {
+		return 0, errors.New("not running")
+	}
+	return cpuTime(s.cmd.Process.Pid)
+}
+
 // freeAddr finds a free 127.0.0.1 port. The port is released before the
 // server binds it; on a machine that is not handing out ports in a storm
 // nothing takes it in between.

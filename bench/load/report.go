@@ -22,7 +22,7 @@ type report struct {
 	Failures        []string        `json:"failures"`
 }
 
-var tableHeader = []string{"backend", "N", "workload", "c", "rps", "p50 ms", "p99 ms", "errors", "ceiling rps", "ratio", "RSS MiB", "disk MiB", "start→ready ms"}
+var tableHeader = []string{"backend", "N", "workload", "c", "rps", "p50 ms", "p99 ms", "errors", "ceiling rps", "ratio", "CPU µs/req", "ceiling CPU µs/req", "RSS MiB", "disk MiB", "start→ready ms"}
 
 // printTable writes one backend's results as an aligned Markdown table:
 // a row per workload, plus rows for the start on an empty store and the
@@ -65,8 +65,15 @@ func workloadRow(backend string, n int, wl workloadResult) []string {
 		backend, fmt.Sprint(n), wl.Name, fmt.Sprint(wl.Concurrency),
 		fmt.Sprintf("%.0f", s.RPS), fmt.Sprintf("%.2f", s.P50ms), fmt.Sprintf("%.2f", s.P99ms),
 		fmt.Sprint(s.Errors), fmt.Sprintf("%.0f", wl.Ceiling.RPS), fmt.Sprintf("%.3f", wl.Ratio),
-		mib(wl.RSSMiB), mib(wl.DiskMiB), "",
+		micros(wl.ServiceCPUus), micros(wl.CeilingCPUus), mib(wl.RSSMiB), mib(wl.DiskMiB), "",
 	}
+}
+
+func micros(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", *v)
 }
 
 func mib(v *float64) string {

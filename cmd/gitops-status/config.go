@@ -43,6 +43,7 @@ type serveConfig struct {
 	LogFormat        string
 	LogLevel         string
 	ShutdownTimeout  time.Duration
+	DebugAddr        string
 }
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
@@ -57,6 +58,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go profiles at /debug/pprof/ (e.g. 127.0.0.1:6060); empty = off")
 }
 
 func (c *serveConfig) validate() error {

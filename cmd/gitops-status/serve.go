@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"time"
@@ -60,6 +61,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %v", cfg.Addr, err)
 	}
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot listen on --debug-addr %s: %v", cfg.DebugAddr, err)
+		}
+		defer dln.Close()
+		go serveDebug(dln, logger)
+	}
 	api := httpapi.New(httpapi.Config{
 		Store:        store,
 		Logger:       logger,
@@ -105,6 +115,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// serveDebug serves Go's profiles on their own listener, so that they are
+// never reachable on the service's address: they show the process's
+// internals. It ends when ln is closed.
+func serveDebug(ln net.Listener, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	logger.Info("serving profiles", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		logger.Warn("profile listener stopped", "err", err)
+	}
 }
 
 // defaultGCPercent is the GOGC serve runs with on SQLite unless GOGC or
