@@ -311,21 +311,27 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 		return outs, false, nil
 	}
 
-	// Round trip 2: write the changed rows, in key order, and the events,
-	// in the order of the updates, one statement each; commit. Writing a
-	// row returns the transaction's id, for resolve.
+	// Round trip 2: take the transaction's change number (the rows are
+	// locked, so this is the order cache.go relies on: row locks, then the
+	// counter, held until COMMIT), write the changed rows with their heads,
+	// in key order, and the events, in the order of the updates, one
+	// statement each; commit. Writing a row returns the transaction's id,
+	// for resolve.
 	b = &pgx.Batch{}
-	writes := 0
+	b.Queue(bumpCounter)
+	heads := make(map[gitops.Key][]byte, len(changed))
 	for _, k := range keys {
-		switch {
-		case !changed[k]:
+		if !changed[k] {
 			continue
-		case existed[k]:
-			b.Queue(updateServer, serverArgs(cur[k])...)
-		default:
-			b.Queue(insertServer, serverArgs(cur[k])...)
 		}
-		writes++
+		head := cur[k].AppendJSONHead(nil)
+		heads[k] = head
+		args := append(serverArgs(cur[k]), head)
+		if existed[k] {
+			b.Queue(updateServer, args...)
+		} else {
+			b.Queue(insertServer, args...)
+		}
 	}
 	for _, ev := range events {
 		b.Queue(insertEvent, eventArgs(ev)...)
@@ -334,7 +340,9 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 	br = conn.SendBatch(ctx, b)
 	committing := false
 	var xid string
-	for i := 0; i < writes && err == nil; i++ {
+	var change int64
+	err = br.QueryRow().Scan(&change)
+	for i := 0; i < len(heads) && err == nil; i++ {
 		err = br.QueryRow().Scan(&xid)
 	}
 	for i := 0; i < len(events) && err == nil; i++ {
@@ -386,6 +394,10 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 		// The updates are applied: failing now would be untrue. An id
 		// that cannot be found stays 0.
 		s.findEventIDs(rctx, events)
+		change = 0 // the committed number is not known for sure
+	}
+	if change > 0 {
+		s.cache.publishOwn(change, cur, heads)
 	}
 	s.fillStale(outs, nows)
 	return outs, false, nil

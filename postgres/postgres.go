@@ -34,9 +34,12 @@ const (
 	defaultLifetimeJitter = 5 * time.Minute
 )
 
-// Store is a gitops.Store on PostgreSQL. It is safe for concurrent use by
-// many goroutines and by many processes sharing one database; it caches no
-// data, so every call sees every write any process acknowledged before.
+// Store is a gitops.Store and a gitops.EncodedReader on PostgreSQL. It is
+// safe for concurrent use by many goroutines and by many processes sharing
+// one database; every call sees every write any process acknowledged
+// before. Get, List and the other methods read the database; GetEncoded
+// and ListEncoded answer from an encoded copy of every server that they
+// first bring up to date with one query (see cache.go).
 type Store struct {
 	pool       *pgxpool.Pool
 	now        func() time.Time
@@ -53,9 +56,14 @@ type Store struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+
+	cache *cache
 }
 
-var _ gitops.Store = (*Store)(nil)
+var (
+	_ gitops.Store         = (*Store)(nil)
+	_ gitops.EncodedReader = (*Store)(nil)
+)
 
 // Open connects to the database at url, applies the migrations it lacks
 // and returns the store. opts.Now is the store's clock (nil means time.Now)
@@ -86,7 +94,7 @@ func Open(ctx context.Context, url string, opts gitops.StoreOptions) (*Store, er
 		return nil, dbError("applying migrations", pw, err)
 	}
 	s := &Store{pool: pool, now: opts.Clock(), staleAfter: opts.StaleAfter, password: pw,
-		reqs: make(chan *applyReq, writers*maxBatch)}
+		reqs: make(chan *applyReq, writers*maxBatch), cache: newCache()}
 	s.writersDone.Add(writers)
 	for range writers {
 		go s.writer()

@@ -20,19 +20,23 @@ const serverColumns = `server_group, host, project_name, repo_name, server_type,
 	pipeline_status, drift_status, stale_after, pipeline_reported_at, cron_reported_at,
 	legacy_written_at, imported`
 
-// serverColumnList is serverColumns plus stale_after_ns, as written.
+// serverColumnList is serverColumns plus stale_after_ns, head and change,
+// as Import copies them.
 var serverColumnList = []string{"server_group", "host", "project_name", "repo_name", "server_type", "environment",
 	"status", "changed_files", "validation_status", "validation_message", "commit_sha", "branch", "updated_by",
 	"last_pipeline_run", "last_cron_check", "timestamp", "status_since", "last_source", "labels",
 	"pipeline_status", "drift_status", "stale_after", "pipeline_reported_at", "cron_reported_at",
-	"legacy_written_at", "imported", "stale_after_ns"}
+	"legacy_written_at", "imported", "stale_after_ns", "head", "change"}
 
 const selectServer = `SELECT ` + serverColumns + ` FROM servers`
 
-// insertServer and updateServer take serverArgs; updateServer keys on $1,
-// $2 and rewrites every other column. Both return the transaction's id.
-const insertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_ns)
-	VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27)
+// insertServer and updateServer take serverArgs and the head; updateServer
+// keys on $1, $2 and rewrites every other column. Both stamp the row with
+// the counter value the transaction took before (bumpCounter), read back
+// from the counter row it holds locked. Both return the transaction's id.
+const insertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_ns, head, change)
+	VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,
+		(SELECT n FROM server_change_counter))
 	RETURNING pg_current_xact_id()::text`
 
 const updateServer = `UPDATE servers SET
@@ -42,7 +46,8 @@ const updateServer = `UPDATE servers SET
 	last_pipeline_run = $14, last_cron_check = $15, "timestamp" = $16, status_since = $17,
 	last_source = $18, labels = $19, pipeline_status = $20, drift_status = $21,
 	stale_after = $22, pipeline_reported_at = $23, cron_reported_at = $24,
-	legacy_written_at = $25, imported = $26, stale_after_ns = $27
+	legacy_written_at = $25, imported = $26, stale_after_ns = $27,
+	head = $28, change = (SELECT n FROM server_change_counter)
 	WHERE server_group = $1 AND host = $2
 	RETURNING pg_current_xact_id()::text`
 
@@ -60,7 +65,8 @@ const upsertSet = ` ON CONFLICT (server_group, host) DO UPDATE SET
 	pipeline_status = excluded.pipeline_status, drift_status = excluded.drift_status,
 	stale_after = excluded.stale_after, pipeline_reported_at = excluded.pipeline_reported_at,
 	cron_reported_at = excluded.cron_reported_at, legacy_written_at = excluded.legacy_written_at,
-	imported = excluded.imported, stale_after_ns = excluded.stale_after_ns`
+	imported = excluded.imported, stale_after_ns = excluded.stale_after_ns,
+	head = excluded.head, change = excluded.change`
 
 const insertEvent = `INSERT INTO events ("time", server_group, host, source, status, previous_status,
 	commit_sha, validation_status, changed_files, updated_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
@@ -290,8 +296,8 @@ func jsonMap(m map[string]string) []byte {
 	return append(b, '}')
 }
 
-// serverArgs are the insertServer and updateServer arguments, and the COPY
-// row, for s, in serverColumnList order.
+// serverArgs are the insertServer and updateServer arguments but the head,
+// and the COPY row but head and change, for s, in serverColumnList order.
 func serverArgs(s *gitops.Server) []any {
 	return []any{
 		s.ServerGroup, s.Host, s.ProjectName, s.RepoName, s.ServerType, s.Environment,

@@ -37,18 +37,31 @@ func (s *Store) Delete(ctx context.Context, k gitops.Key) error {
 }
 
 // PruneEvents deletes the events whose time is before before (strictly)
-// and returns how many it deleted. Deleting is idempotent, so it is
+// and returns how many it deleted. With them go the entries of the
+// deletion log (see cache.go) logged before before, and the counter's
+// horizon rises past them, so a replica whose copy is older than the
+// entries removed loads everything again. Deleting is idempotent, so it is
 // repeated once on a new connection when its connection was lost. Returns
 // EUNAVAILABLE, EINTERNAL.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := s.read(ctx, "pruning events", func(ctx context.Context) error {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM events WHERE "time" < $1`, ts(ceilMicro(before)))
+		if err != nil {
+			return err
+		}
 		n = tag.RowsAffected()
+		_, err = s.pool.Exec(ctx, pruneDeletions, ts(ceilMicro(before)))
 		return err
 	})
 	return int(n), err
 }
+
+// pruneDeletions removes the deletion log's entries older than $1 and, in
+// the same statement, raises the horizon to the newest number it removed.
+const pruneDeletions = `WITH d AS (DELETE FROM server_deletions WHERE deleted_at < $1 RETURNING change)
+	UPDATE server_change_counter SET horizon = GREATEST(horizon, (SELECT max(change) FROM d))
+	WHERE EXISTS (SELECT 1 FROM d)`
 
 // metaImportedAt is the meta key recording the last import.
 const metaImportedAt = "imported_at"
@@ -84,6 +97,16 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 			if err != nil || tag.RowsAffected() == 0 {
 				return err // imported before: nothing to do
 			}
+			// The change number is taken before the table lock, unlike
+			// updates, which take it after their row locks: an update
+			// holding the counter waits for the table lock to write, so
+			// taking them the other way round could deadlock. Updates
+			// that locked rows before the table lock hold no counter yet
+			// (or already committed), so they only wait.
+			var change int64
+			if err := tx.QueryRow(ctx, bumpCounter).Scan(&change); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `LOCK TABLE servers IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 				return err
 			}
@@ -94,23 +117,37 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 			if exists {
 				return errSkip // leaves no import record, as if never tried
 			}
+			for _, r := range rows {
+				r[len(r)-1] = change
+			}
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"servers"}, serverColumnList, pgx.CopyFromRows(rows)); err != nil {
 				return err
 			}
 			did = true
 			return nil
 		}
-		// Replace: COPY into a scratch table, then upsert from it in key
-		// order (the order rows are locked in, so two imports cannot
-		// deadlock each other).
+		// Replace: COPY into a scratch table; lock the rows it replaces
+		// in key order (the order updates lock rows in, so an import and
+		// updates or two imports cannot deadlock); take the change number;
+		// then upsert.
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE import_servers (LIKE servers INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_servers"}, serverColumnList, pgx.CopyFromRows(rows)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO servers (`+serverColumns+`, stale_after_ns)
-			SELECT `+serverColumns+`, stale_after_ns FROM import_servers ORDER BY server_group, host`+upsertSet); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM servers
+			WHERE (server_group, host) IN (SELECT server_group, host FROM import_servers)
+			ORDER BY server_group, host FOR UPDATE`); err != nil {
+			return err
+		}
+		var change int64
+		if err := tx.QueryRow(ctx, bumpCounter).Scan(&change); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO servers (`+serverColumns+`, stale_after_ns, head, change)
+			SELECT `+serverColumns+`, stale_after_ns, head, $1::bigint FROM import_servers
+			ORDER BY server_group, host`+upsertSet, change); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2)
@@ -134,7 +171,8 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 var errSkip = errors.New("skip")
 
 // importRows returns the COPY rows for servers, one per key (the last
-// record of a key wins), sorted by key.
+// record of a key wins), sorted by key, each with its head and a change
+// number of 0 for the caller to set.
 func importRows(servers []gitops.Server) [][]any {
 	last := make(map[gitops.Key]int, len(servers))
 	for i := range servers {
@@ -149,7 +187,7 @@ func importRows(servers []gitops.Server) [][]any {
 	for n, i := range idx {
 		sv := servers[i].Clone()
 		normalize(&sv)
-		rows[n] = serverArgs(&sv)
+		rows[n] = append(serverArgs(&sv), string(sv.AppendJSONHead(nil)), int64(0))
 	}
 	return rows
 }

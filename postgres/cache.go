@@ -1,0 +1,347 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/index"
+)
+
+// The encoded cache. Each Store keeps every server encoded in memory (an
+// index.Index, as the SQLite store does) and answers GetEncoded and
+// ListEncoded from it, after bringing it up to date with one statement.
+//
+// Why that is never stale: every transaction that writes servers takes the
+// next value of server_change_counter.n (bumpCounter, or the triggers of
+// migration 0003 for older binaries) after locking the rows it reads, and
+// stamps every row it writes with it; the counter row stays locked until
+// COMMIT, so the next writer gets the next number only after this one
+// committed. Numbers are therefore handed out in commit order, and a
+// snapshot that sees n sees every write numbered n or less and none above.
+// The cache holds the state at some n (cache.n): refreshing reads, in one
+// statement and so one snapshot, the counter's n and every row and
+// deletion numbered above cache.n, and applies them, which gives the state
+// at the new n. A read waits for a refresh that started after the read
+// was called; that refresh's snapshot sees every write acknowledged before
+// (by any replica), so the read does too.
+//
+// Refreshes run one at a time. A read arriving while one runs cannot use
+// it (it may have taken its snapshot before a write the reader saw
+// acknowledged), so it waits for the next, which starts when the running
+// one ends and serves every read that arrived meanwhile: under load, one
+// query answers many reads. When nothing changed, a refresh returns only
+// the counter row.
+
+// bumpCounter takes the next change number; the row stays locked until the
+// transaction ends.
+const bumpCounter = `UPDATE server_change_counter SET n = n + 1 RETURNING n`
+
+type cache struct {
+	// pub serializes every change of idx, n and own.
+	pub sync.Mutex
+	idx *index.Index
+	// n is the counter value idx is the state at; -1 before the first load.
+	n int64
+	// own interns the entries the store's writer publishes; refreshes use
+	// their own (refreshing is serial), so neither waits for the other to
+	// build entries.
+	own, in index.Interner
+
+	// mu guards running and next.
+	mu sync.Mutex
+	// running is the refresh in flight, next the one that starts when it
+	// ends, for the reads that arrived meanwhile.
+	running, next *flight
+}
+
+// flight is one refresh; done is closed when it ended, with err set.
+type flight struct {
+	done chan struct{}
+	err  error
+}
+
+func newCache() *cache {
+	return &cache{idx: index.New(nil), n: -1, own: index.Interner{}, in: index.Interner{}}
+}
+
+// sync returns when the cache holds every write acknowledged before it was
+// called (by any process), or with the error that kept it from knowing.
+func (s *Store) sync(ctx context.Context) error {
+	c := s.cache
+	c.mu.Lock()
+	if c.running == nil {
+		f := &flight{done: make(chan struct{})}
+		c.running = f
+		c.mu.Unlock()
+		s.runRefresh(f)
+		return f.err
+	}
+	f := c.next
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		c.next = f
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return dbError("reading servers", s.password, ctx.Err())
+	}
+}
+
+// runRefresh runs f, then starts the refresh that waited for it, if any.
+// It never reads the caller's context: a refresh serves several readers.
+func (s *Store) runRefresh(f *flight) {
+	c := s.cache
+	f.err = s.read(context.Background(), "reading servers", s.refresh)
+	c.mu.Lock()
+	close(f.done)
+	next := c.next
+	c.next, c.running = nil, next
+	c.mu.Unlock()
+	if next != nil {
+		// Not in this goroutine: its reader has its answer and goes.
+		go s.runRefresh(next)
+	}
+}
+
+// cachedColumn is one column of serverColumns as the refresh reads it.
+// keep columns are read for every row (the index filters on them, or they
+// are not in the head); the others only for rows without a head, which
+// are encoded from their columns, and are empty otherwise, as they are in
+// the placeholder rows of the counter and of deletions.
+type cachedColumn struct {
+	name  string
+	keep  bool
+	empty string
+}
+
+var cachedColumns = []cachedColumn{
+	{"server_group", true, "''"}, {"host", true, "''"},
+	{"project_name", false, "''"}, {"repo_name", false, "''"},
+	{"server_type", true, "''"}, {"environment", true, "''"}, {"status", true, "''"},
+	{"changed_files", false, "'{}'::text[]"},
+	{"validation_status", true, "''"},
+	{"validation_message", false, "''"}, {"commit_sha", false, "''"}, {"branch", false, "''"}, {"updated_by", false, "''"},
+	{"last_pipeline_run", true, "NULL::timestamptz"}, {"last_cron_check", true, "NULL::timestamptz"},
+	{`"timestamp"`, false, "NULL::timestamptz"}, {"status_since", false, "NULL::timestamptz"},
+	{"last_source", false, "''"}, {"labels", false, "'{}'::jsonb"},
+	{"pipeline_status", false, "''"}, {"drift_status", false, "''"},
+	{"stale_after", true, "''"},
+	{"pipeline_reported_at", false, "NULL::timestamptz"}, {"cron_reported_at", false, "NULL::timestamptz"},
+	{"legacy_written_at", true, "NULL::timestamptz"}, {"imported", true, "false"},
+}
+
+// Row kinds of the refresh statement.
+const (
+	kindCounter  = 0 // change: the counter's n; extra: its horizon
+	kindServer   = 1 // a row; extra: how many changed files it lists
+	kindDeletion = 2 // server_group and host of a deleted server
+)
+
+// refreshQuery is the refresh statement: the counter row, then every
+// server, or (delta) every server and deletion numbered above $1. Each row
+// is serverColumns as cachedColumns reads them, then head, change, kind
+// and extra (see the kinds).
+func refreshQuery(delta bool) string {
+	var counter, server, deletion strings.Builder
+	for i, col := range cachedColumns {
+		if i > 0 {
+			counter.WriteString(", ")
+			server.WriteString(", ")
+			deletion.WriteString(", ")
+		}
+		counter.WriteString(col.empty)
+		switch {
+		case col.keep:
+			server.WriteString(col.name)
+		default:
+			server.WriteString("CASE WHEN head IS NULL THEN " + col.name + " ELSE " + col.empty + " END")
+		}
+		switch col.name {
+		case "server_group", "host":
+			deletion.WriteString(col.name)
+		default:
+			deletion.WriteString(col.empty)
+		}
+	}
+	q := `SELECT ` + counter.String() + `, NULL::text, n, 0, horizon FROM server_change_counter
+	UNION ALL
+	SELECT ` + server.String() + `, head, change, 1, cardinality(changed_files) FROM servers`
+	if delta {
+		q += ` WHERE change > $1
+	UNION ALL
+	SELECT ` + deletion.String() + `, NULL, change, 2, 0 FROM server_deletions WHERE change > $1`
+	}
+	return q
+}
+
+var (
+	refreshDelta = refreshQuery(true)
+	refreshFull  = refreshQuery(false)
+)
+
+// refreshed is what one refresh statement read.
+type refreshed struct {
+	n, horizon int64
+	// servers is the newest state read of each key: its entry, or nil
+	// when deleted (a key may be deleted and created again); changes the
+	// number of that state.
+	servers map[gitops.Key]*index.Entry
+	changes map[gitops.Key]int64
+}
+
+// refresh brings the cache up to the database's current state: one delta
+// statement, or a full load when the cache never loaded or is older than
+// the horizon (it may have missed a deletion whose log entry is pruned).
+func (s *Store) refresh(ctx context.Context) error {
+	c := s.cache
+	c.pub.Lock()
+	since := c.n
+	c.pub.Unlock()
+	full := since < 0
+	r, err := s.readChanges(ctx, !full, since)
+	if err != nil {
+		return err
+	}
+	if !full && since < r.horizon {
+		full = true
+		if r, err = s.readChanges(ctx, false, since); err != nil {
+			return err
+		}
+	}
+	c.pub.Lock()
+	defer c.pub.Unlock()
+	if r.n <= c.n {
+		// The writer published up to or past this snapshot meanwhile:
+		// the cache is already at least as new.
+		return nil
+	}
+	if full {
+		entries := make([]*index.Entry, 0, len(r.servers))
+		for _, e := range r.servers {
+			if e != nil {
+				entries = append(entries, e)
+			}
+		}
+		c.idx.Reset(entries)
+	} else {
+		// Every key changed in (since, r.n] has its state at r.n here,
+		// which is also right over a cache the writer moved past since.
+		c.idx.Publish(r.servers)
+	}
+	c.n = r.n
+	return nil
+}
+
+// readChanges runs the refresh statement and builds the entries it read.
+func (s *Store) readChanges(ctx context.Context, delta bool, since int64) (*refreshed, error) {
+	q, args := refreshFull, []any(nil)
+	if delta {
+		q, args = refreshDelta, []any{since}
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	r := &refreshed{n: -1, servers: map[gitops.Key]*index.Entry{}, changes: map[gitops.Key]int64{}}
+	var (
+		sv            gitops.Server
+		head          []byte
+		change, extra int64
+		kind          int32
+	)
+	for rows.Next() {
+		head = nil
+		if err := scanServer(rows, &sv, &head, &change, &kind, &extra); err != nil {
+			return nil, err
+		}
+		switch kind {
+		case kindCounter:
+			r.n, r.horizon = change, extra
+			continue
+		case kindServer, kindDeletion:
+		default:
+			continue
+		}
+		k := sv.Key()
+		if prev, ok := r.changes[k]; ok && prev > change {
+			continue // a later change of the key was read already
+		}
+		r.changes[k] = change
+		if kind == kindDeletion {
+			r.servers[k] = nil
+			continue
+		}
+		if head == nil {
+			// Written by an older binary, or before migration 0003:
+			// every column was read, so encode it as Get would.
+			head = sv.AppendJSONHead(nil)
+		}
+		e := s.cache.in.NewEntry(&sv, head)
+		e.ChangedFiles = int(extra)
+		r.servers[k] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if r.n < 0 {
+		return nil, gitops.Errorf(gitops.EINTERNAL, "the change counter has no row")
+	}
+	return r, nil
+}
+
+// publishOwn puts the rows a transaction of this store's writer committed
+// with change number n into the cache, when the cache is at n-1: it then
+// becomes the state at n, and readers that refresh find nothing to read.
+// Otherwise (other writers came between) it leaves the rows to the next
+// refresh. heads holds the written keys' heads, cur their records.
+func (c *cache) publishOwn(n int64, cur map[gitops.Key]*gitops.Server, heads map[gitops.Key][]byte) {
+	c.pub.Lock()
+	defer c.pub.Unlock()
+	if c.n < 0 || n != c.n+1 {
+		return
+	}
+	final := make(map[gitops.Key]*index.Entry, len(heads))
+	for k, head := range heads {
+		final[k] = c.own.NewEntry(cur[k], head)
+	}
+	c.idx.Publish(final)
+	c.n = n
+}
+
+// GetEncoded is Get, encoded: from the cache, after bringing it up to date
+// (see cache.go), with stale computed at the store's clock. The head is
+// shared and read-only. Returns ENOTFOUND, EUNAVAILABLE, EINTERNAL.
+func (s *Store) GetEncoded(ctx context.Context, k gitops.Key) (gitops.EncodedServer, error) {
+	if s.closed.Load() {
+		return gitops.EncodedServer{}, errClosed()
+	}
+	if err := s.sync(ctx); err != nil {
+		return gitops.EncodedServer{}, err
+	}
+	e := s.cache.idx.Get(k)
+	if e == nil {
+		return gitops.EncodedServer{}, notFound(k)
+	}
+	return e.Encoded(s.clock(), s.staleAfter), nil
+}
+
+// ListEncoded is List, encoded: from the cache, after bringing it up to
+// date, filtered and paged as List does in SQL, with stale computed at the
+// store's clock. The heads are shared with the cache and read-only.
+// Returns EUNAVAILABLE, EINTERNAL.
+func (s *Store) ListEncoded(ctx context.Context, f gitops.Filter) ([]gitops.EncodedServer, int, error) {
+	if s.closed.Load() {
+		return nil, 0, errClosed()
+	}
+	if err := s.sync(ctx); err != nil {
+		return nil, 0, err
+	}
+	out, total := s.cache.idx.List(f, s.clock(), s.staleAfter)
+	return out, total, nil
+}
