@@ -489,3 +489,27 @@ func TestServeFlagsReachTheAPI(t *testing.T) {
 		t.Fatalf("serve with an invalid --legacy-group: %v\n%s", err, out)
 	}
 }
+
+// TestDebugAddrServesProfilesApart checks that --debug-addr serves Go's
+// profiles on its own listener, and that the service's address does not.
+func TestDebugAddrServesProfilesApart(t *testing.T) {
+	debug := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p := startServe(t, nil, "--data-dir", t.TempDir(), "--debug-addr", debug)
+	for _, c := range []struct {
+		url  string
+		want int
+	}{
+		{"http://" + debug + "/debug/pprof/cmdline", 200},
+		{"http://" + debug + "/debug/pprof/heap?debug=1", 200},
+		{p.URL + "/debug/pprof/cmdline", 404},
+	} {
+		resp, err := http.Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s: %d, want %d", c.url, resp.StatusCode, c.want)
+		}
+	}
+}
