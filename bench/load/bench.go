@@ -189,9 +189,13 @@ func (b *bench) runWorkload(ctx context.Context, be backend, n int, name string,
 	ccpu := cpu(c.Requests)
 	b.closeIdle()
 	cpu = cpuMeter(svc)
-	profiled := b.profile(debugAddr, fmt.Sprintf("%s-%d-%s.pprof", be.name, n, name))
+	base := fmt.Sprintf("%s-%d-%s", be.name, n, name)
+	secs := max(1, int(b.cfg.duration.Seconds()))
+	profiled := b.profile(debugAddr, fmt.Sprintf("profile?seconds=%d", secs), base+".pprof")
+	traced := b.profile(debugAddr, "trace?seconds=1", base+".trace")
 	s := runLoad(ctx, t.requesters(name, conc), b.cfg.duration, b.cfg.maxRequests)
 	profiled()
+	traced()
 	scpu := cpu(s.Requests)
 	b.closeIdle()
 	r := workloadResult{Name: name, Concurrency: conc, Service: s, Ceiling: c, ServiceCPUus: scpu, CeilingCPUus: ccpu}
@@ -211,18 +215,18 @@ func (b *bench) runWorkload(ctx context.Context, be backend, n int, name string,
 	return r
 }
 
-// profile starts a CPU profile of the service, as long as a workload runs,
-// into file in the profile directory; the function it returns waits for
-// it. Without -cpuprofile it does nothing.
-func (b *bench) profile(debugAddr, file string) (wait func()) {
+// profile fetches /debug/pprof/<what> from the service while a workload
+// runs (a CPU profile for as long as it runs, a one-second execution
+// trace) into file in the profile directory; the function it returns waits
+// for it. Without -cpuprofile it does nothing.
+func (b *bench) profile(debugAddr, what, file string) (wait func()) {
 	if debugAddr == "" {
 		return func() {}
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		secs := max(1, int(b.cfg.duration.Seconds()))
-		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, secs))
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s", debugAddr, what))
 		if err != nil {
 			b.logf("profile %s: %v", file, err)
 			return

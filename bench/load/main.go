@@ -104,7 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.pgDB, "pg-db", "gitops_bench", "database on the -pg-url server to use; it must exist")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&c.kill9, "kill9", false, "kill -9 the service during writes and check no acknowledged write is lost")
-	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile of the service during each workload to this directory (backend-N-workload.pprof)")
+	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile and a 1 s execution trace of the service during each workload to this directory (backend-N-workload.pprof, .trace)")
 	fs.BoolVar(&c.noSQLite, "no-sqlite", false, "skip the SQLite backend (measure PostgreSQL only)")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", time.Minute, "how long a server may take to answer 200 on /ready")
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")
