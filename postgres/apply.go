@@ -341,7 +341,7 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 	committing := false
 	var xid string
 	var change int64
-	err = br.QueryRow().Scan(&change)
+	err = br.QueryRow().Scan(&change, nil)
 	for i := 0; i < len(heads) && err == nil; i++ {
 		err = br.QueryRow().Scan(&xid)
 	}

@@ -35,8 +35,14 @@ import (
 // the counter row.
 
 // bumpCounter takes the next change number; the row stays locked until the
-// transaction ends.
-const bumpCounter = `UPDATE server_change_counter SET n = n + 1 RETURNING n`
+// transaction ends. It also keeps the number in a transaction-local
+// setting, which the row writes of the same transaction read
+// (changeSetting): cheaper than reading the counter row again for each.
+const bumpCounter = `UPDATE server_change_counter SET n = n + 1 WHERE id = true
+	RETURNING n, set_config('gitops_status.change', n::text, true)`
+
+// changeSetting is the number bumpCounter took, in SQL.
+const changeSetting = `current_setting('gitops_status.change')::bigint`
 
 type cache struct {
 	// pub serializes every change of idx, n and own.
@@ -168,7 +174,7 @@ func refreshQuery(delta bool) string {
 			deletion.WriteString(col.empty)
 		}
 	}
-	q := `SELECT ` + counter.String() + `, NULL::text, n, 0, horizon FROM server_change_counter
+	q := `SELECT ` + counter.String() + `, NULL::text, n, 0, horizon FROM server_change_counter WHERE id = true
 	UNION ALL
 	SELECT ` + server.String() + `, head, change, 1, cardinality(changed_files) FROM servers`
 	if delta {

@@ -4,9 +4,12 @@
 //
 // # Consistency between replicas
 //
-// The store keeps no data in the process: every call reads the database,
-// so a write one replica acknowledged is visible to the very next call on
-// any other. Each update is an atomic read-modify-write of its server: in
+// Get, List and the other methods read the database, so a write one
+// replica acknowledged is visible to the very next call on any other.
+// GetEncoded and ListEncoded (what GET /status serves) answer from an
+// encoded copy of every server that each Store keeps in memory, and that
+// they first bring up to date with one query; the copy is never older than
+// the database was when the read was called (see "The encoded cache"). Each update is an atomic read-modify-write of its server: in
 // a transaction it locks the server's row (SELECT … FOR UPDATE), reads the
 // clock while holding it, writes the new row and its event, and commits;
 // concurrent pipeline and cron updates of one server, from any replicas, are
@@ -25,6 +28,39 @@
 // A first-start import takes effect at most once: the transaction that
 // inserts the 'imported_at' meta row first wins, and one started at the same
 // moment by another replica waits for it and then sees the row.
+//
+// # The encoded cache
+//
+// Every transaction that writes servers takes the next value of a counter
+// (server_change_counter.n) after it locked the rows it reads and before it
+// writes, stamps the rows it writes with it (servers.change, next to
+// servers.head, the record's encoded JSON head), and keeps the counter row
+// locked until it commits. Numbers are therefore handed out in commit
+// order: a snapshot that sees the counter at n sees every write numbered n
+// or less and none above. Deletions are numbered too and logged in
+// server_deletions. A Store's copy is the state at some n; before an
+// encoded read answers, one statement (one snapshot, one round trip)
+// returns the counter and every row and deletion numbered above the copy's
+// n, which makes the copy the state at the new n. The read waits for a
+// refresh that started after it was called, never an earlier one, so it
+// sees every write acknowledged before it (by any replica); reads that
+// arrive while a refresh runs share the next one. When nothing changed the
+// statement returns the counter alone. The store's own writer also puts
+// its committed rows into the copy when no other write came between.
+//
+// Costs and limits: each replica holds every server's encoded record in
+// memory (about 1 KiB per server: 100 MiB at 100,000), loaded by the first
+// encoded read. The counter row serializes the commits of all replicas:
+// a writer holds it from its row writes to its COMMIT, so replicas' write
+// transactions (each a batch of up to 64 updates) commit one at a time,
+// and total write throughput is bounded by one commit at a time. Indexing
+// servers.change makes every update write index entries (no HOT updates).
+// Deletion log entries are pruned with events (PruneEvents); a copy older
+// than the newest pruned entry (server_change_counter.horizon) loads
+// everything again. Binaries from before migration 0003 keep working
+// during a rolling upgrade: triggers number their writes and clear the
+// head, which readers then encode from the columns. A future change of the
+// head encoding must clear stored heads in a migration.
 //
 // # Migrations
 //

@@ -32,11 +32,11 @@ const selectServer = `SELECT ` + serverColumns + ` FROM servers`
 
 // insertServer and updateServer take serverArgs and the head; updateServer
 // keys on $1, $2 and rewrites every other column. Both stamp the row with
-// the counter value the transaction took before (bumpCounter), read back
-// from the counter row it holds locked. Both return the transaction's id.
+// the counter value the transaction took before (bumpCounter), and return
+// the transaction's id.
 const insertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_ns, head, change)
 	VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,
-		(SELECT n FROM server_change_counter))
+		` + changeSetting + `)
 	RETURNING pg_current_xact_id()::text`
 
 const updateServer = `UPDATE servers SET
@@ -47,7 +47,7 @@ const updateServer = `UPDATE servers SET
 	last_source = $18, labels = $19, pipeline_status = $20, drift_status = $21,
 	stale_after = $22, pipeline_reported_at = $23, cron_reported_at = $24,
 	legacy_written_at = $25, imported = $26, stale_after_ns = $27,
-	head = $28, change = (SELECT n FROM server_change_counter)
+	head = $28, change = ` + changeSetting + `
 	WHERE server_group = $1 AND host = $2
 	RETURNING pg_current_xact_id()::text`
 

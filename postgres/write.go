@@ -61,7 +61,7 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) 
 // the same statement, raises the horizon to the newest number it removed.
 const pruneDeletions = `WITH d AS (DELETE FROM server_deletions WHERE deleted_at < $1 RETURNING change)
 	UPDATE server_change_counter SET horizon = GREATEST(horizon, (SELECT max(change) FROM d))
-	WHERE EXISTS (SELECT 1 FROM d)`
+	WHERE id = true AND EXISTS (SELECT 1 FROM d)`
 
 // metaImportedAt is the meta key recording the last import.
 const metaImportedAt = "imported_at"
@@ -104,7 +104,7 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 			// that locked rows before the table lock hold no counter yet
 			// (or already committed), so they only wait.
 			var change int64
-			if err := tx.QueryRow(ctx, bumpCounter).Scan(&change); err != nil {
+			if err := tx.QueryRow(ctx, bumpCounter).Scan(&change, nil); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `LOCK TABLE servers IN SHARE ROW EXCLUSIVE MODE`); err != nil {
@@ -142,7 +142,7 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 			return err
 		}
 		var change int64
-		if err := tx.QueryRow(ctx, bumpCounter).Scan(&change); err != nil {
+		if err := tx.QueryRow(ctx, bumpCounter).Scan(&change, nil); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO servers (`+serverColumns+`, stale_after_ns, head, change)

@@ -14,6 +14,11 @@ CREATE TABLE server_change_counter (
     horizon bigint NOT NULL
 );
 INSERT INTO server_change_counter (id, n, horizon) VALUES (true, 1, 1);
+-- The row is rewritten by every write, so the table fills with dead
+-- versions faster than page pruning always keeps up with. Statements find
+-- the row through its primary key (WHERE id = true), never by scanning
+-- the table, and vacuum runs after every thousand dead versions.
+ALTER TABLE server_change_counter SET (autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0);
 
 -- head is (*gitops.Server).AppendJSONHead of the row's record as the
 -- writer encoded it; NULL when unknown (rows written before this
@@ -42,7 +47,7 @@ CREATE TABLE server_deletions (
 -- always set a new change, from ever entering plpgsql.
 CREATE FUNCTION servers_number_write() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE server_change_counter SET n = n + 1 RETURNING n INTO NEW.change;
+    UPDATE server_change_counter SET n = n + 1 WHERE id = true RETURNING n INTO NEW.change;
     NEW.head := NULL;
     RETURN NEW;
 END
@@ -64,7 +69,7 @@ CREATE FUNCTION servers_log_deletion() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     c bigint;
 BEGIN
-    UPDATE server_change_counter SET n = n + 1 RETURNING n INTO c;
+    UPDATE server_change_counter SET n = n + 1 WHERE id = true RETURNING n INTO c;
     INSERT INTO server_deletions (change, server_group, host) VALUES (c, OLD.server_group, OLD.host);
     RETURN NULL;
 END
