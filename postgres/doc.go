@@ -49,18 +49,25 @@
 // its committed rows into the copy when no other write came between.
 //
 // Costs and limits: each replica holds every server's encoded record in
-// memory (about 1 KiB per server: 100 MiB at 100,000), loaded by the first
-// encoded read. The counter row serializes the commits of all replicas:
-// a writer holds it from its row writes to its COMMIT, so replicas' write
-// transactions (each a batch of up to 64 updates) commit one at a time,
-// and total write throughput is bounded by one commit at a time. Indexing
-// servers.change makes every update write index entries (no HOT updates).
-// Deletion log entries are pruned with events (PruneEvents); a copy older
-// than the newest pruned entry (server_change_counter.horizon) loads
-// everything again. Binaries from before migration 0003 keep working
-// during a rolling upgrade: triggers number their writes and clear the
-// head, which readers then encode from the columns. A future change of the
-// head encoding must clear stored heads in a migration.
+// memory, about 1 KiB of live heap per server (some 100 MiB at 100,000),
+// loaded by the first encoded read. The counter row serializes the
+// commits of all replicas: a writer holds it from its row writes to its
+// COMMIT. One replica already commits one batch (of up to 64 updates) at a
+// time; several replicas writing at once now also take turns, so their
+// commits no longer overlap and the fleet's write throughput is bounded by
+// one commit (one WAL flush) at a time. Indexing servers.change makes every
+// update write index entries (no HOT updates), and the head adds its bytes
+// to the WAL of each update. Deletion log entries are pruned with events
+// (PruneEvents); a copy older than the newest pruned entry
+// (server_change_counter.horizon) loads everything again. Binaries from
+// before migration 0003 keep working during a rolling upgrade: triggers
+// number their writes (each row, not each transaction) and clear the head,
+// which readers then encode from the columns. An older binary's import
+// upserts rows it did not lock first, so it may take the counter before a
+// row lock and deadlock with an update; PostgreSQL breaks that after
+// deadlock_timeout, and whichever it aborts is retried (an update by the
+// store, the import by whoever ran it). A future change of the head
+// encoding must clear stored heads in a migration.
 //
 // # Migrations
 //
