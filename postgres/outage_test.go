@@ -112,6 +112,13 @@ func TestDatabaseGoesAway(t *testing.T) {
 		"Delete":       func() error { return s.Delete(ctx, gitops.Key{ServerGroup: "g", Host: "nobody"}) },
 		"PruneEvents":  func() error { _, err := s.PruneEvents(ctx, time.Unix(0, 0)); return err },
 		"Import":       func() error { _, err := s.Import(ctx, nil, gitops.ImportReplace); return err },
+		// The encoded cache is loaded: it must not answer while it cannot
+		// know whether it is current.
+		"GetEncoded":  func() error { _, err := s.GetEncoded(ctx, k); return err },
+		"ListEncoded": func() error { _, _, err := s.ListEncoded(ctx, gitops.Filter{}); return err },
+	}
+	if _, _, err := s.ListEncoded(ctx, gitops.Filter{}); err != nil {
+		t.Fatal(err)
 	}
 
 	addr := p.addr

@@ -1033,6 +1033,8 @@ func TestTerminatedBackends(t *testing.T) {
 		{"List", func() error { _, _, err := s.List(ctx, gitops.Filter{Limit: 5, Offset: 0}); return err }},
 		{"Apply", func() error { _, err := s.Apply(ctx, pipeline(k.ServerGroup, k.Host, "after")); return err }},
 		{"Events", func() error { _, err := s.Events(ctx, gitops.EventFilter{}); return err }},
+		{"GetEncoded", func() error { _, err := s.GetEncoded(ctx, k); return err }},
+		{"ListEncoded", func() error { _, _, err := s.ListEncoded(ctx, gitops.Filter{}); return err }},
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
