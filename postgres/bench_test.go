@@ -165,3 +165,31 @@ func BenchmarkImportReplace100k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyPipelineTwoReplicas is BenchmarkApplyPipelineParallel
+// through two stores on one database, as two replicas: their transactions
+// contend for rows only rarely, but every write transaction takes the one
+// change counter (see cache.go), so their commits take turns.
+func BenchmarkApplyPipelineTwoReplicas(b *testing.B) {
+	url := pgtest.NewDatabase(b)
+	stores := []*postgres.Store{
+		MustOpenStore(b, url, gitops.StoreOptions{}),
+		MustOpenStore(b, url, gitops.StoreOptions{}),
+	}
+	if _, err := stores[0].Import(context.Background(), testServers(benchServers, "bench"), gitops.ImportReplace); err != nil {
+		b.Fatal(err)
+	}
+	var seq, worker atomic.Int64
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		s := stores[worker.Add(1)%2]
+		for pb.Next() {
+			n := seq.Add(1)
+			if _, err := s.Apply(context.Background(), pipeline("bench", host(rand.IntN(benchServers)), fmt.Sprint(n))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
