@@ -313,13 +313,21 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 
 	// Round trip 2: take the transaction's change number (the rows are
 	// locked, so this is the order cache.go relies on: row locks, then the
-	// counter, held until COMMIT), write the changed rows with their heads,
-	// in key order, and the events, in the order of the updates, one
-	// statement each; commit. Writing a row returns the transaction's id,
-	// for resolve.
+	// counter, held until COMMIT), log the changed keys with it, write the
+	// changed rows with their heads, in key order, and the events, in the
+	// order of the updates, one statement each; commit. Writing a row
+	// returns the transaction's id, for resolve.
 	b = &pgx.Batch{}
 	b.Queue(bumpCounter)
 	heads := make(map[gitops.Key][]byte, len(changed))
+	groups, hosts := make([]string, 0, len(changed)), make([]string, 0, len(changed))
+	for _, k := range keys {
+		if changed[k] {
+			groups, hosts = append(groups, k.ServerGroup), append(hosts, k.Host)
+		}
+	}
+	// One log row for the whole transaction (see migration 0004).
+	b.Queue(logChanges, groups, hosts)
 	for _, k := range keys {
 		if !changed[k] {
 			continue
@@ -341,7 +349,10 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 	committing := false
 	var xid string
 	var change int64
-	err = br.QueryRow().Scan(&change, nil)
+	err = scanCounter(br.QueryRow(), &change)
+	if err == nil {
+		_, err = br.Exec()
+	}
 	for i := 0; i < len(heads) && err == nil; i++ {
 		err = br.QueryRow().Scan(&xid)
 	}

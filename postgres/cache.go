@@ -7,6 +7,7 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/internal/index"
+	"github.com/jackc/pgx/v5"
 )
 
 // The encoded cache. Each Store keeps every server encoded in memory (an
@@ -38,8 +39,20 @@ import (
 // transaction ends. It also keeps the number in a transaction-local
 // setting, which the row writes of the same transaction read
 // (changeSetting): cheaper than reading the counter row again for each.
+// And it sets gitops_status.logged, which tells the triggers of migration
+// 0004 that the transaction logs its keys in server_changes itself
+// (logChanges), so they leave its row writes alone. Its three columns are
+// scanned by scanCounter.
 const bumpCounter = `UPDATE server_change_counter SET n = n + 1 WHERE id = true
-	RETURNING n, set_config('gitops_status.change', n::text, true)`
+	RETURNING n, set_config('gitops_status.change', n::text, true), set_config('gitops_status.logged', 'on', true)`
+
+// scanCounter scans bumpCounter's row into n.
+func scanCounter(row pgx.Row, n *int64) error { return row.Scan(n, nil, nil) }
+
+// logChanges appends the keys a transaction wrote ($1 the server groups,
+// $2 the hosts, in the same order) to the change log with the
+// transaction's number: one row for the whole transaction.
+const logChanges = `INSERT INTO server_changes (change, server_groups, hosts) VALUES (` + changeSetting + `, $1, $2)`
 
 // changeSetting is the number bumpCounter took, in SQL.
 const changeSetting = `current_setting('gitops_status.change')::bigint`
@@ -149,9 +162,18 @@ const (
 )
 
 // refreshQuery is the refresh statement: the counter row, then every
-// server, or (delta) every server and deletion numbered above $1. Each row
-// is serverColumns as cachedColumns reads them, then head, change, kind
-// and extra (see the kinds).
+// server, or (delta) every server whose key the change log (server_changes)
+// lists above $1, and every deletion numbered above $1. Each row is
+// serverColumns as cachedColumns reads them, then head, change, kind and
+// extra (see the kinds).
+//
+// A delta reads the current row of each key logged above $1, by primary
+// key, not the version logged: one snapshot holds the counter's n and the
+// rows, so the current row is the key's state at n, whatever number
+// logged it, and a key logged many times is read once (IN). A key logged
+// whose row is gone was deleted, and its deletion is in server_deletions
+// (numbered above $1 too); the row's change orders a deletion against a
+// later re-creation of the key (see readChanges).
 func refreshQuery(delta bool) string {
 	var counter, server, deletion strings.Builder
 	for i, col := range cachedColumns {
@@ -178,7 +200,8 @@ func refreshQuery(delta bool) string {
 	UNION ALL
 	SELECT ` + server.String() + `, head, change, 1, cardinality(changed_files) FROM servers`
 	if delta {
-		q += ` WHERE change > $1
+		q += ` WHERE (server_group, host) IN (SELECT k.server_group, k.host
+		FROM server_changes c, unnest(c.server_groups, c.hosts) AS k(server_group, host) WHERE c.change > $1)
 	UNION ALL
 	SELECT ` + deletion.String() + `, NULL, change, 2, 0 FROM server_deletions WHERE change > $1`
 	}

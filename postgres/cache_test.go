@@ -367,3 +367,154 @@ func TestCacheReloadsPastHorizon(t *testing.T) {
 	mustApply(t, a, pipeline("grp", "h3", "y"))
 	checkEncodedMatches(t, "after another write", b)
 }
+
+// TestCacheKeyWrittenManyTimes: between two refreshes of replica B, one
+// server is written many times, deleted and created again, another created
+// and deleted, by replica A; the change log then lists those keys many
+// times, and B's copy must hold each key's newest state, not any logged
+// one.
+func TestCacheKeyWrittenManyTimes(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	c := newClock()
+	a := MustOpenStore(t, url, gitops.StoreOptions{Now: c.Now})
+	b := MustOpenStore(t, url, gitops.StoreOptions{Now: c.Now})
+	ctx := context.Background()
+	mustApply(t, a, pipeline("grp", "busy", "v0"))
+	mustApply(t, a, pipeline("grp", "reborn", "v0"))
+	checkEncodedMatches(t, "loaded", b)
+	logged := tableCount(t, url, `SELECT count(*) FROM server_changes`)
+	for i := range 20 {
+		mustApply(t, a, pipeline("grp", "busy", fmt.Sprintf("v%d", i+1)))
+		if i%5 == 4 {
+			mustApply(t, a, cron("grp", "busy", gitops.StatusOutOfSync, fmt.Sprintf("/etc/f%d", i)))
+		}
+	}
+	if err := a.Delete(ctx, gitops.Key{ServerGroup: "grp", Host: "reborn"}); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, a, pipeline("grp", "reborn", "again"))
+	mustApply(t, a, pipeline("grp", "gone", "v0"))
+	if err := a.Delete(ctx, gitops.Key{ServerGroup: "grp", Host: "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tableCount(t, url, `SELECT count(*) FROM server_changes`) - logged; got < 25 {
+		t.Fatalf("the change log grew by %d entries, want one per write transaction (26)", got)
+	}
+	checkEncodedMatches(t, "after many writes of one key", b)
+	e, err := b.GetEncoded(ctx, gitops.Key{ServerGroup: "grp", Host: "busy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := a.Get(ctx, gitops.Key{ServerGroup: "grp", Host: "busy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := string(e.Head), string(want.AppendJSONHead(nil)); g != w {
+		t.Fatalf("B's copy of busy:\n got  %s\n want %s", g, w)
+	}
+	_, err = b.GetEncoded(ctx, gitops.Key{ServerGroup: "grp", Host: "gone"})
+	wantCode(t, err, gitops.ENOTFOUND)
+	if l := encodedList(t, b, gitops.Filter{}); len(l) != 2 {
+		t.Fatalf("B lists %d servers, want 2", len(l))
+	}
+}
+
+// TestCacheChangeLogPruning: PruneEvents keeps the change log to the last
+// hour whatever the event retention, and raises the horizon past what it
+// removed; a replica whose copy is older than that loads everything again
+// (it cannot find the pruned writes in the log), and one at or past it
+// goes on by delta.
+func TestCacheChangeLogPruning(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	a := MustOpenStore(t, url, gitops.StoreOptions{})
+	b := MustOpenStore(t, url, gitops.StoreOptions{})
+	ctx := context.Background()
+	for i := range 3 {
+		mustApply(t, a, pipeline("grp", fmt.Sprintf("h%d", i), "x"))
+	}
+	checkEncodedMatches(t, "loaded", b)
+	horizon := func() int { return tableCount(t, url, `SELECT horizon FROM server_change_counter`) }
+	counter := func() int { return tableCount(t, url, `SELECT n FROM server_change_counter`) }
+
+	// Entries younger than an hour outlive a retention of a day.
+	mustApply(t, a, pipeline("grp", "h0", "y"))
+	h0 := horizon()
+	if _, err := a.PruneEvents(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := tableCount(t, url, `SELECT count(*) FROM server_changes`); got != 4 {
+		t.Fatalf("change log holds %d entries after pruning nothing, want 4", got)
+	}
+	if horizon() != h0 {
+		t.Fatalf("horizon moved from %d to %d without pruning", h0, horizon())
+	}
+	checkEncodedMatches(t, "B by delta", b)
+
+	// Entries older than an hour go even when events are kept a day, and
+	// B, whose copy is older than the newest of them, reloads. Without
+	// the horizon B would never learn of h1's write.
+	mustApply(t, a, pipeline("grp", "h1", "y"))
+	old := counter()
+	exec(t, url, `UPDATE server_changes SET logged_at = now() - interval '2 hours'`)
+	mustApply(t, a, pipeline("grp", "h2", "y"))
+	if _, err := a.PruneEvents(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := tableCount(t, url, `SELECT count(*) FROM server_changes`); got != 1 {
+		t.Fatalf("change log holds %d entries after pruning, want 1", got)
+	}
+	if horizon() != old {
+		t.Fatalf("horizon %d, want the newest pruned number %d", horizon(), old)
+	}
+	checkEncodedMatches(t, "B past the horizon", b)
+
+	// B is now at or past the horizon: later writes reach it by delta,
+	// and pruning everything (a future cutoff) makes it reload again.
+	mustApply(t, a, pipeline("grp", "h3", "z"))
+	checkEncodedMatches(t, "B after the reload", b)
+	mustApply(t, a, pipeline("grp", "h0", "z"))
+	if _, err := a.PruneEvents(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := tableCount(t, url, `SELECT count(*) FROM server_changes`); got != 0 {
+		t.Fatalf("change log holds %d entries after pruning all, want 0", got)
+	}
+	if horizon() != counter() {
+		t.Fatalf("horizon %d, want the counter %d", horizon(), counter())
+	}
+	checkEncodedMatches(t, "B past the new horizon", b)
+	if l := encodedList(t, b, gitops.Filter{}); len(l) != 4 {
+		t.Fatalf("B lists %d servers, want 4", len(l))
+	}
+}
+
+// TestCacheSeesMigration0003BinaryWrites: binaries of migration 0003
+// number their writes (through gitops_status.change) but do not log them;
+// the triggers of migration 0004 log them, so replicas see them.
+func TestCacheSeesMigration0003BinaryWrites(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	a := MustOpenStore(t, url, gitops.StoreOptions{StaleAfter: time.Hour})
+	b := MustOpenStore(t, url, gitops.StoreOptions{StaleAfter: time.Hour})
+	mustApply(t, a, pipeline("grp", "h1", "by-new"))
+	checkEncodedMatches(t, "before", b)
+	const change = `current_setting('gitops_status.change')::bigint`
+	exec(t, url,
+		`BEGIN`,
+		`SELECT 1 FROM servers WHERE host = 'h1' FOR UPDATE`,
+		`UPDATE server_change_counter SET n = n + 1 WHERE id = true RETURNING n, set_config('gitops_status.change', n::text, true)`,
+		`UPDATE servers SET commit_sha = 'by-0003', head = NULL, change = `+change+` WHERE host = 'h1'`,
+		`INSERT INTO servers (server_group, host, "timestamp", change) VALUES ('grp', 'h2', now(), `+change+`)`,
+		`COMMIT`,
+	)
+	checkEncodedMatches(t, "after a 0003 binary's writes", b)
+	sv, err := b.Get(context.Background(), gitops.Key{ServerGroup: "grp", Host: "h1"})
+	if err != nil || sv.CommitSHA != "by-0003" {
+		t.Fatalf("Get = %+v, %v", sv, err)
+	}
+	if l := encodedList(t, b, gitops.Filter{}); len(l) != 2 {
+		t.Fatalf("B lists %d servers, want 2", len(l))
+	}
+}

@@ -37,11 +37,14 @@
 // servers.head, the record's encoded JSON head), and keeps the counter row
 // locked until it commits. Numbers are therefore handed out in commit
 // order: a snapshot that sees the counter at n sees every write numbered n
-// or less and none above. Deletions are numbered too and logged in
-// server_deletions. A Store's copy is the state at some n; before an
-// encoded read answers, one statement (one snapshot, one round trip)
-// returns the counter and every row and deletion numbered above the copy's
-// n, which makes the copy the state at the new n. The read waits for a
+// or less and none above. Each write transaction also appends one row to
+// server_changes, an append-only log: its number and the keys it wrote.
+// Deletions are numbered too and logged in server_deletions. A Store's
+// copy is the state at some n; before an encoded read answers, one
+// statement (one snapshot, one round trip) returns the counter, the
+// current row of every key logged above the copy's n (read by primary
+// key, once however often it was logged) and every deletion numbered
+// above it, which makes the copy the state at the new n. The read waits for a
 // refresh that started after it was called, never an earlier one, so it
 // sees every write acknowledged before it (by any replica); reads that
 // arrive while a refresh runs share the next one. When nothing changed the
@@ -55,14 +58,23 @@
 // COMMIT. One replica already commits one batch (of up to 64 updates) at a
 // time; several replicas writing at once now also take turns, so their
 // commits no longer overlap and the fleet's write throughput is bounded by
-// one commit (one WAL flush) at a time. Indexing servers.change makes every
-// update write index entries (no HOT updates), and the head adds its bytes
-// to the WAL of each update. Deletion log entries are pruned with events
-// (PruneEvents); a copy older than the newest pruned entry
-// (server_change_counter.horizon) loads everything again. Binaries from
-// before migration 0003 keep working during a rolling upgrade: triggers
-// number their writes (each row, not each transaction) and clear the head,
-// which readers then encode from the columns. An older binary's import
+// one commit (one WAL flush) at a time. servers.change is not indexed
+// (migration 0004): an index on it made every update write an entry in
+// every index of servers (no HOT updates), which cost the parallel
+// pipeline benchmark some 35-40% more per update on PostgreSQL 15; the log
+// costs one small row and one index entry per transaction instead. The head adds its
+// bytes to the WAL of each update. PruneEvents prunes deletion log entries
+// with events, and change log entries older than an hour whatever the
+// event retention (with no retention nothing prunes the change log; it
+// grows by a row per write transaction, and refreshes still read only its
+// newest entries, through its index); a copy older than the newest pruned
+// entry (server_change_counter.horizon) loads everything again. Binaries
+// from before migration 0003 keep working during a rolling upgrade:
+// triggers number their writes (each row, not each transaction), log them
+// and clear the head, which readers then encode from the columns. Binaries
+// of migration 0003 number their writes but do not log them; the same
+// triggers log those, and their own refreshes, which read servers.change,
+// scan the table while it has no index. An older binary's import
 // upserts rows it did not lock first, so it may take the counter before a
 // row lock and deadlock with an update; PostgreSQL breaks that after
 // deadlock_timeout, and whichever it aborts is retried (an update by the

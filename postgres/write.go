@@ -38,11 +38,12 @@ func (s *Store) Delete(ctx context.Context, k gitops.Key) error {
 
 // PruneEvents deletes the events whose time is before before (strictly)
 // and returns how many it deleted. With them go the entries of the
-// deletion log (see cache.go) logged before before, and the counter's
-// horizon rises past them, so a replica whose copy is older than the
-// entries removed loads everything again. Deleting is idempotent, so it is
-// repeated once on a new connection when its connection was lost. Returns
-// EUNAVAILABLE, EINTERNAL.
+// deletion log (see cache.go) logged before before, and the entries of the
+// change log logged before before or more than changeLogKeep ago, and the
+// counter's horizon rises past them, so a replica whose copy is older than
+// the entries removed loads everything again. Deleting is idempotent, so
+// it is repeated once on a new connection when its connection was lost.
+// Returns EUNAVAILABLE, EINTERNAL.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := s.read(ctx, "pruning events", func(ctx context.Context) error {
@@ -51,17 +52,30 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) 
 			return err
 		}
 		n = tag.RowsAffected()
-		_, err = s.pool.Exec(ctx, pruneDeletions, ts(ceilMicro(before)))
+		_, err = s.pool.Exec(ctx, pruneLogs, ts(ceilMicro(before)))
 		return err
 	})
 	return int(n), err
 }
 
-// pruneDeletions removes the deletion log's entries older than $1 and, in
-// the same statement, raises the horizon to the newest number it removed.
-const pruneDeletions = `WITH d AS (DELETE FROM server_deletions WHERE deleted_at < $1 RETURNING change)
-	UPDATE server_change_counter SET horizon = GREATEST(horizon, (SELECT max(change) FROM d))
-	WHERE id = true AND EXISTS (SELECT 1 FROM d)`
+// pruneLogs removes the deletion log's entries older than $1 and the
+// change log's older than $1 or changeLogKeep (by the database's clock)
+// and, in the same statement, raises the horizon to the newest number it
+// removed. The change log grows with every write transaction, so it keeps
+// only an hour whatever the event retention: enough that a replica
+// reading now and then still refreshes by delta, and a replica idle for
+// longer loads everything once. Entries are removed by time, not number,
+// so an entry may outlive one numbered above it; the horizon is the
+// highest number removed, so a copy at or above it misses no entry, and
+// one below it reloads.
+const pruneLogs = `WITH d AS (DELETE FROM server_deletions WHERE deleted_at < $1 RETURNING change),
+	c AS (DELETE FROM server_changes WHERE logged_at < GREATEST($1, now() - interval '` + changeLogKeep + `') RETURNING change)
+	UPDATE server_change_counter SET horizon = GREATEST(horizon, (SELECT max(change) FROM d), (SELECT max(change) FROM c))
+	WHERE id = true AND (EXISTS (SELECT 1 FROM d) OR EXISTS (SELECT 1 FROM c))`
+
+// changeLogKeep is how long change log entries are kept at most, as a
+// PostgreSQL interval.
+const changeLogKeep = "1 hour"
 
 // metaImportedAt is the meta key recording the last import.
 const metaImportedAt = "imported_at"
@@ -104,7 +118,7 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 			// that locked rows before the table lock hold no counter yet
 			// (or already committed), so they only wait.
 			var change int64
-			if err := tx.QueryRow(ctx, bumpCounter).Scan(&change, nil); err != nil {
+			if err := scanCounter(tx.QueryRow(ctx, bumpCounter), &change); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `LOCK TABLE servers IN SHARE ROW EXCLUSIVE MODE`); err != nil {
@@ -121,6 +135,10 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 				r[len(r)-1] = change
 			}
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"servers"}, serverColumnList, pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+			// The table was empty and is locked: every row is ours.
+			if _, err := tx.Exec(ctx, logImport+` FROM servers HAVING count(*) > 0`, change); err != nil {
 				return err
 			}
 			did = true
@@ -142,12 +160,15 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 			return err
 		}
 		var change int64
-		if err := tx.QueryRow(ctx, bumpCounter).Scan(&change, nil); err != nil {
+		if err := scanCounter(tx.QueryRow(ctx, bumpCounter), &change); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO servers (`+serverColumns+`, stale_after_ns, head, change)
 			SELECT `+serverColumns+`, stale_after_ns, head, $1::bigint FROM import_servers
 			ORDER BY server_group, host`+upsertSet, change); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, logImport+` FROM import_servers HAVING count(*) > 0`, change); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2)
@@ -165,6 +186,11 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 	}
 	return did, nil
 }
+
+// logImport logs an import's keys in the change log, with its number $1,
+// as one row; the caller adds the FROM clause naming the rows.
+const logImport = `INSERT INTO server_changes (change, server_groups, hosts)
+	SELECT $1::bigint, array_agg(server_group), array_agg(host)`
 
 // errSkip makes pgx.BeginFunc roll back a transaction that decided to do
 // nothing.
