@@ -75,7 +75,10 @@ type Store interface {
 	// Events returns the events matching f, newest first.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
 
-	// PruneEvents deletes events older than before and returns how many.
+	// PruneEvents deletes events older than before and returns how many;
+	// the zero time deletes none. serve calls it every hour, also when
+	// event retention is off (with the zero time), so that a store may
+	// prune its own logs then too.
 	PruneEvents(ctx context.Context, before time.Time) (int, error)
 
 	// LegacyLatest returns the server GET /api/status shows when no server

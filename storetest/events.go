@@ -87,6 +87,10 @@ func (h *harness) testEvents(t *testing.T) {
 	}
 
 	t.Run("Prune", func(t *testing.T) {
+		// The zero time (serve's call when retention is off) prunes no event.
+		if n, err := e.s.PruneEvents(e.ctx, time.Time{}); err != nil || n != 0 {
+			t.Fatalf("PruneEvents(zero time) = %d, %v; want 0, nil", n, err)
+		}
 		n, err := e.s.PruneEvents(e.ctx, at[4])
 		if err != nil {
 			t.Fatal(err)

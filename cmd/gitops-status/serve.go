@@ -203,13 +203,17 @@ func importOnFirstStart(ctx context.Context, store gitops.Store, cfg serveConfig
 
 // pruneEvents deletes events past the retention now and every hour.
 func pruneEvents(ctx context.Context, store gitops.Store, retention time.Duration, logger *slog.Logger) {
-	if retention <= 0 {
-		return
-	}
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		n, err := store.PruneEvents(ctx, time.Now().Add(-retention))
+		// With retention off no event is old enough (the zero time), but
+		// the call still lets the store prune its own logs (PostgreSQL's
+		// change log), which must not grow forever.
+		var before time.Time
+		if retention > 0 {
+			before = time.Now().Add(-retention)
+		}
+		n, err := store.PruneEvents(ctx, before)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			logger.Warn("pruning events failed; will retry", "err", err)
