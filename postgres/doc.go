@@ -9,11 +9,12 @@
 // GetEncoded and ListEncoded (what GET /status serves) answer from an
 // encoded copy of every server that each Store keeps in memory, and that
 // they first bring up to date with one query; the copy is never older than
-// the database was when the read was called (see "The encoded cache"). Each update is an atomic read-modify-write of its server: in
-// a transaction it locks the server's row (SELECT … FOR UPDATE), reads the
+// the database was when the read was called (see "The encoded cache").
+// Each update is an atomic read-modify-write of its server: in a
+// transaction it locks the server's row (SELECT … FOR UPDATE), reads the
 // clock while holding it, writes the new row and its event, and commits;
-// concurrent pipeline and cron updates of one server, from any replicas, are
-// therefore applied one after the other and never lose a field. Creating a
+// concurrent pipeline and cron updates of one server, from any replicas,
+// are therefore applied one after the other and never lose a field. Creating a
 // server races with another replica creating it: the loser gets a unique
 // violation before anything is committed and runs its whole transaction
 // again, now finding the row.
@@ -65,9 +66,9 @@
 // costs one small row and one index entry per transaction instead. The head adds its
 // bytes to the WAL of each update. PruneEvents prunes deletion log entries
 // with events, and change log entries older than an hour whatever the
-// event retention (with no retention nothing prunes the change log; it
-// grows by a row per write transaction, and refreshes still read only its
-// newest entries, through its index); a copy older than the newest pruned
+// event retention (serve calls it every hour, with the zero time when
+// retention is off, so the log never grows past an hour of writes); a
+// copy older than the newest pruned
 // entry (server_change_counter.horizon) loads everything again. Binaries
 // from before migration 0003 keep working during a rolling upgrade:
 // triggers number their writes (each row, not each transaction), log them
