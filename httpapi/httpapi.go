@@ -117,7 +117,9 @@ func New(cfg Config) *Server {
 	s.reqIDPrefix = hex.EncodeToString(seed[:]) + "-"
 	s.bodyPool.New = func() any { return new(bytes.Buffer) }
 	s.bufPool.New = func() any {
-		b := make([]byte, 0, listChunk+4<<10) // a chunk and the record that crosses it
+		// Enough for a record; a list grows it to a chunk (and the record
+		// that crosses it) once, and the pool keeps it at that size.
+		b := make([]byte, 0, 16<<10)
 		return &b
 	}
 	s.encoded, _ = cfg.Store.(gitops.EncodedReader)
