@@ -524,8 +524,11 @@ func safeApply(u gitops.Update, cur *gitops.Server, now time.Time) (a *applied, 
 // Apply applies u as one atomic read-modify-write of its server inside the
 // writer's transaction, writing the new record and the outcome's event
 // together; an update held back by an out-of-order rule writes nothing.
-// The clock is read while the writer holds the database's write lock, so
-// the order of the times it sets is the order updates were applied in.
+// The update is applied, at a clock reading, before it is queued (prepare);
+// the writer stores it as is when its server did not change meanwhile and
+// no update with a later reading was stored, and otherwise applies it again
+// at a new reading, so the order of the times updates set is the order
+// they were stored in.
 // The returned Outcome's Server is the stored record (times at microsecond
 // precision) with Stale filled in, and its Event, when there is one, carries
 // the stored event's ID. Returns EUNAVAILABLE, EINTERNAL, or ctx's error
