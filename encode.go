@@ -27,14 +27,8 @@ func (s *Server) AppendJSONHead(dst []byte) []byte {
 	dst = appendKeyString(dst, `,"environment":`, s.Environment)
 	dst = appendKeyString(dst, `,"host":`, s.Host)
 	dst = appendKeyString(dst, `,"status":`, string(s.Status))
-	dst = append(dst, `,"changed_files":[`...)
-	for i, f := range s.ChangedFiles {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendString(dst, f)
-	}
-	dst = append(dst, ']')
+	dst = append(dst, `,"changed_files":`...)
+	dst = AppendJSONStrings(dst, s.ChangedFiles)
 	dst = appendKeyString(dst, `,"validation_status":`, string(s.ValidationStatus))
 	dst = appendKeyString(dst, `,"validation_message":`, s.ValidationMessage)
 	dst = appendKeyString(dst, `,"commit_sha":`, s.CommitSHA)
@@ -47,23 +41,8 @@ func (s *Server) AppendJSONHead(dst []byte) []byte {
 	dst = appendKeyString(dst, `,"last_source":`, string(s.LastSource))
 	dst = appendKeyString(dst, `,"pipeline_status":`, string(s.PipelineStatus))
 	dst = appendKeyString(dst, `,"drift_status":`, string(s.DriftStatus))
-	dst = append(dst, `,"labels":{`...)
-	if len(s.Labels) > 0 {
-		keys := make([]string, 0, len(s.Labels))
-		for k := range s.Labels {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, k)
-			dst = append(dst, ':')
-			dst = appendString(dst, s.Labels[k])
-		}
-	}
-	dst = append(dst, '}')
+	dst = append(dst, `,"labels":`...)
+	dst = AppendJSONLabels(dst, s.Labels)
 	dst = appendKeyString(dst, `,"stale_after":`, s.StaleAfter)
 	dst = appendKeyTime(dst, `,"pipeline_reported_at":`, s.PipelineReportedAt)
 	dst = appendKeyTime(dst, `,"cron_reported_at":`, s.CronReportedAt)
@@ -99,6 +78,41 @@ func appendKeyTime(dst []byte, key string, t time.Time) []byte {
 // encoding/json escapes it, for adapters that write JSON around records
 // (such as a response's "warnings") without reflection.
 func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }
+
+// AppendJSONStrings appends l as encoding/json writes a []string, except
+// that nil is [] too, as records keep changed_files.
+func AppendJSONStrings(dst []byte, l []string) []byte {
+	dst = append(dst, '[')
+	for i, f := range l {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, f)
+	}
+	return append(dst, ']')
+}
+
+// AppendJSONLabels appends m as encoding/json writes a map[string]string
+// (keys in byte order), except that nil is {} too, as records keep labels.
+func AppendJSONLabels(dst []byte, m map[string]string) []byte {
+	dst = append(dst, '{')
+	if len(m) > 0 {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			dst = appendString(dst, m[k])
+		}
+	}
+	return append(dst, '}')
+}
 
 const hexDigits = "0123456789abcdef"
 

@@ -68,3 +68,23 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendJSONStringsAndLabels checks the column encoders both stores use
+// against encoding/json, and that nil encodes as empty, as records keep it.
+func TestAppendJSONStringsAndLabels(t *testing.T) {
+	for _, l := range [][]string{{}, {""}, {"a", "b<>&"}, {"\xff", "x\"y", "\u2028"}} {
+		want, _ := json.Marshal(l)
+		if got := gitops.AppendJSONStrings(nil, l); !bytes.Equal(got, want) {
+			t.Errorf("AppendJSONStrings(%q) = %s, want %s", l, got, want)
+		}
+	}
+	for _, m := range []map[string]string{{}, {"": ""}, {"b": "1", "a": "2", "é": "<"}, {"k\"": "v\n", "\xff": "z"}} {
+		want, _ := json.Marshal(m)
+		if got := gitops.AppendJSONLabels(nil, m); !bytes.Equal(got, want) {
+			t.Errorf("AppendJSONLabels(%q) = %s, want %s", m, got, want)
+		}
+	}
+	if got := string(gitops.AppendJSONStrings(nil, nil)) + string(gitops.AppendJSONLabels(nil, nil)); got != "[]{}" {
+		t.Errorf("nil list and labels = %s, want []{}", got)
+	}
+}

@@ -3,7 +3,6 @@ package postgres
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -270,32 +269,6 @@ func staleAfterNS(s string) pgtype.Int8 {
 	return pgtype.Int8{Int64: int64(d), Valid: true}
 }
 
-// jsonMap is the labels column's JSON for m, written by hand (keys sorted,
-// as encoding/json would) because every update writes it.
-func jsonMap(m map[string]string) []byte {
-	if len(m) == 0 {
-		return []byte("{}")
-	}
-	keys := make([]string, 0, len(m))
-	n := 2
-	for k, v := range m {
-		keys = append(keys, k)
-		n += len(k) + len(v) + 6
-	}
-	slices.Sort(keys)
-	b := make([]byte, 0, n)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = gitops.AppendJSONString(b, k)
-		b = append(b, ':')
-		b = gitops.AppendJSONString(b, m[k])
-	}
-	return append(b, '}')
-}
-
 // serverArgs are the insertServer and updateServer arguments but the head,
 // and the COPY row but head and change, for s, in serverColumnList order.
 func serverArgs(s *gitops.Server) []any {
@@ -304,7 +277,7 @@ func serverArgs(s *gitops.Server) []any {
 		string(s.Status), nonNilList(s.ChangedFiles), string(s.ValidationStatus), s.ValidationMessage,
 		s.CommitSHA, s.Branch, s.UpdatedBy,
 		ts(s.LastPipelineRun), ts(s.LastCronCheck), ts(s.Timestamp), ts(s.StatusSince),
-		string(s.LastSource), jsonMap(s.Labels), string(s.PipelineStatus), string(s.DriftStatus), s.StaleAfter,
+		string(s.LastSource), gitops.AppendJSONLabels(nil, s.Labels), string(s.PipelineStatus), string(s.DriftStatus), s.StaleAfter,
 		ts(s.PipelineReportedAt), ts(s.CronReportedAt), ts(s.LegacyWrittenAt), s.Imported,
 		staleAfterNS(s.StaleAfter),
 	}

@@ -216,34 +216,11 @@ func globalStaleUS(d time.Duration) int64 {
 	return int64(d / time.Microsecond)
 }
 
-// jsonList writes l as json.Marshal does, without reflection (every event
-// row carries one): AppendJSONString escapes as encoding/json does.
-func jsonList(l []string) string {
-	if len(l) == 0 {
-		return "[]"
-	}
-	n := 2
-	for _, f := range l {
-		n += len(f) + 3
-	}
-	b := make([]byte, 0, n)
-	b = append(b, '[')
-	for i, f := range l {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = gitops.AppendJSONString(b, f)
-	}
-	return string(append(b, ']'))
-}
+// jsonList and jsonMap are the changed_files and labels columns' JSON, as
+// json.Marshal writes them (nil as [] and {}).
+func jsonList(l []string) string { return string(gitops.AppendJSONStrings(nil, l)) }
 
-func jsonMap(m map[string]string) string {
-	if len(m) == 0 {
-		return "{}"
-	}
-	b, _ := json.Marshal(m) // a map[string]string always marshals
-	return string(b)
-}
+func jsonMap(m map[string]string) string { return string(gitops.AppendJSONLabels(nil, m)) }
 
 // serverArgs appends to args the upsertServer arguments for s, whose head
 // is head.
