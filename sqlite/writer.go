@@ -46,9 +46,6 @@ type writer struct {
 
 	idx *index.Index
 	in  index.Interner
-	// headsOK says decodeHead reads this build's heads back exactly, so
-	// updates read the current record from the index (see getServer).
-	headsOK bool
 	// lastNow is the newest clock reading an applied update used: a
 	// prepared update whose reading is older is applied again, so that
 	// times never go back in the order updates are stored (and events are
@@ -68,7 +65,7 @@ type writer struct {
 
 func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, in index.Interner) (*writer, error) {
 	w := &writer{s: s, conn: conn, reqs: make(chan *request, queueLen), done: make(chan struct{}),
-		idx: idx, in: in, headsOK: s.headsOK, pending: map[gitops.Key]*index.Entry{}}
+		idx: idx, in: in, pending: map[gitops.Key]*index.Entry{}}
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -374,7 +371,7 @@ func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error
 	if e == nil {
 		return s, false, nil
 	}
-	if w.headsOK {
+	if w.s.headsOK {
 		if s, err := decodeHead(e.Head); err == nil {
 			s.Imported, s.LegacyWrittenAt = e.Imported, e.LegacyWrittenAt
 			return s, true, nil
