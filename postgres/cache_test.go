@@ -83,10 +83,8 @@ func getEncodedJSON(s *postgres.Store, k gitops.Key) (string, error) {
 // its cache before.
 func TestCacheReplicaSeesWrites(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t)
 	c := newClock()
-	a := MustOpenStore(t, url, gitops.StoreOptions{Now: c.Now})
-	b := MustOpenStore(t, url, gitops.StoreOptions{Now: c.Now})
+	_, a, b := replicas(t, gitops.StoreOptions{Now: c.Now})
 	ctx := context.Background()
 	mustApply(t, a, pipeline("grp", "h0", "first"))
 	if got := encodedList(t, b, gitops.Filter{}); len(got) != 1 {
@@ -142,9 +140,7 @@ func TestCacheReplicaSeesWrites(t *testing.T) {
 // loaded while the store was empty.
 func TestCacheFirstStartImport(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t)
-	a := MustOpenStore(t, url, gitops.StoreOptions{})
-	b := MustOpenStore(t, url, gitops.StoreOptions{})
+	_, a, b := replicas(t, gitops.StoreOptions{})
 	if l := encodedList(t, b, gitops.Filter{}); len(l) != 0 {
 		t.Fatalf("B lists %d servers of an empty store", len(l))
 	}
@@ -155,6 +151,14 @@ func TestCacheFirstStartImport(t *testing.T) {
 	if l := encodedList(t, b, gitops.Filter{}); len(l) != 50 {
 		t.Fatalf("B lists %d servers, want 50", len(l))
 	}
+}
+
+// replicas opens two stores, as two replicas of the service, on a new
+// database whose URL it returns.
+func replicas(t *testing.T, opts gitops.StoreOptions) (url string, a, b *postgres.Store) {
+	t.Helper()
+	url = pgtest.NewDatabase(t)
+	return url, MustOpenStore(t, url, opts), MustOpenStore(t, url, opts)
 }
 
 // exec runs statements on url as an older binary would: raw SQL that
@@ -179,24 +183,13 @@ func exec(t *testing.T, url string, stmts ...string) {
 // record encodes.
 func TestCacheSeesOlderBinaryWrites(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t)
-	a := MustOpenStore(t, url, gitops.StoreOptions{StaleAfter: time.Hour})
-	b := MustOpenStore(t, url, gitops.StoreOptions{StaleAfter: time.Hour})
+	url, a, b := replicas(t, gitops.StoreOptions{StaleAfter: time.Hour})
 	mustApply(t, a, pipeline("grp", "new-1", "by-new"))
 	mustApply(t, a, pipeline("grp", "new-2", "by-new"))
 	mustApply(t, a, pipeline("grp", "new-3", "by-new"))
 	checkEncodedMatches(t, "before", b)
 	headOf := func(h string) *string {
-		conn, err := pgx.Connect(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		var head *string
-		if err := conn.QueryRow(context.Background(), `SELECT head FROM servers WHERE host = $1`, h).Scan(&head); err != nil {
-			t.Fatal(err)
-		}
-		return head
+		return queryOne[*string](t, url, `SELECT head FROM servers WHERE host = $1`, h)
 	}
 	if headOf("new-1") == nil {
 		t.Fatal("a row written by this binary has no head")
@@ -331,9 +324,7 @@ func TestCacheConcurrentReplicas(t *testing.T) {
 // a deleted server.
 func TestCacheReloadsPastHorizon(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t)
-	a := MustOpenStore(t, url, gitops.StoreOptions{})
-	b := MustOpenStore(t, url, gitops.StoreOptions{})
+	url, a, b := replicas(t, gitops.StoreOptions{})
 	ctx := context.Background()
 	for i := range 3 {
 		mustApply(t, a, pipeline("grp", fmt.Sprintf("h%d", i), "x"))
@@ -375,10 +366,8 @@ func TestCacheReloadsPastHorizon(t *testing.T) {
 // one.
 func TestCacheKeyWrittenManyTimes(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t)
 	c := newClock()
-	a := MustOpenStore(t, url, gitops.StoreOptions{Now: c.Now})
-	b := MustOpenStore(t, url, gitops.StoreOptions{Now: c.Now})
+	url, a, b := replicas(t, gitops.StoreOptions{Now: c.Now})
 	ctx := context.Background()
 	mustApply(t, a, pipeline("grp", "busy", "v0"))
 	mustApply(t, a, pipeline("grp", "reborn", "v0"))
@@ -427,9 +416,7 @@ func TestCacheKeyWrittenManyTimes(t *testing.T) {
 // goes on by delta.
 func TestCacheChangeLogPruning(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t)
-	a := MustOpenStore(t, url, gitops.StoreOptions{})
-	b := MustOpenStore(t, url, gitops.StoreOptions{})
+	url, a, b := replicas(t, gitops.StoreOptions{})
 	ctx := context.Background()
 	for i := range 3 {
 		mustApply(t, a, pipeline("grp", fmt.Sprintf("h%d", i), "x"))
@@ -495,9 +482,7 @@ func TestCacheChangeLogPruning(t *testing.T) {
 // the triggers of migration 0004 log them, so replicas see them.
 func TestCacheSeesMigration0003BinaryWrites(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t)
-	a := MustOpenStore(t, url, gitops.StoreOptions{StaleAfter: time.Hour})
-	b := MustOpenStore(t, url, gitops.StoreOptions{StaleAfter: time.Hour})
+	url, a, b := replicas(t, gitops.StoreOptions{StaleAfter: time.Hour})
 	mustApply(t, a, pipeline("grp", "h1", "by-new"))
 	checkEncodedMatches(t, "before", b)
 	const change = `current_setting('gitops_status.change')::bigint`

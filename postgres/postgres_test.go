@@ -78,18 +78,22 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
-func tableCount(t *testing.T, url, q string) int {
+func tableCount(t *testing.T, url, q string) int { return queryOne[int](t, url, q) }
+
+// queryOne runs q, which returns one value, on a connection of its own to
+// url, as an outside client (or an older binary) would.
+func queryOne[T any](t *testing.T, url, q string, args ...any) T {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	var n int
-	if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+	var v T
+	if err := conn.QueryRow(context.Background(), q, args...).Scan(&v); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
-	return n
+	return v
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
