@@ -115,6 +115,11 @@
 //   - pool_max_conn_lifetime=1h with 5m of jitter, so replicas do not all
 //     reconnect at the same moment.
 //
+// Dead row versions are autovacuum's to reclaim: every update leaves one in
+// servers and one in server_change_counter, and the store runs no VACUUM.
+// SettingWarnings reports a server with autovacuum or track_counts off,
+// and serve logs that at start.
+//
 // Every store call other than Import gives up after OperationTimeout (30s)
 // when the database does not answer, even when the caller's context has no
 // deadline. Durability is the server's: with synchronous_commit on (the

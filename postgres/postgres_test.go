@@ -1100,3 +1100,23 @@ func TestTerminatedBackends(t *testing.T) {
 		t.Fatalf("Get after the terminations: %+v, %v", got, err)
 	}
 }
+
+// TestSettingWarningsReadsTheServer checks the warnings against the
+// settings of the server the tests run on, whichever they are.
+func TestSettingWarningsReadsTheServer(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	s := MustOpenStore(t, url, gitops.StoreOptions{})
+	ws, err := s.SettingWarnings(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := queryOne[string](t, url, `SHOW autovacuum`) == "off"
+	warned := slices.ContainsFunc(ws, func(w string) bool { return strings.Contains(w, "autovacuum = off") })
+	if off != warned {
+		t.Errorf("the server has autovacuum off: %v; warnings %q", off, ws)
+	}
+	s.Close()
+	if _, err := s.SettingWarnings(context.Background()); err == nil {
+		t.Error("SettingWarnings on a closed store: no error")
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gitops-status/gitops-status/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestTwoReplicasAnswerIdentically runs two serve processes on one database:
@@ -270,4 +272,51 @@ func skipOrFail(t *testing.T, why string) {
 		t.Fatal(why)
 	}
 	t.Skip(why)
+}
+
+// TestServeWarnsWhenAutovacuumIsOff starts serve on a cluster with
+// autovacuum on, then off: only the second start logs the warning, with the
+// setting to change.
+func TestServeWarnsWhenAutovacuumIsOff(t *testing.T) {
+	c := newPrivateCluster(t)
+	env := []string{"GITOPS_STATUS_DATABASE_URL=" + c.url()}
+	const warning = "PostgreSQL has autovacuum = off"
+
+	p := startServe(t, env, "--data-dir", t.TempDir())
+	p.kill()
+	if strings.Contains(p.stderr.String(), warning) {
+		t.Errorf("autovacuum is on, yet serve warned:\n%s", p.stderr)
+	}
+
+	conn, err := pgx.Connect(context.Background(), c.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, q := range []string{`ALTER SYSTEM SET autovacuum = off`, `SELECT pg_reload_conf()`} {
+		if _, err := conn.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// The reload reaches the server's processes a moment later.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var v string
+		if err := conn.QueryRow(context.Background(), `SELECT current_setting('autovacuum')`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if v == "off" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("autovacuum still %q 10s after the reload", v)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	p = startServe(t, env, "--data-dir", t.TempDir())
+	p.kill()
+	if !strings.Contains(p.stderr.String(), warning) || !strings.Contains(p.stderr.String(), "ALTER SYSTEM SET autovacuum = on") {
+		t.Errorf("autovacuum is off, and serve did not warn with the fix:\n%s", p.stderr)
+	}
 }

@@ -52,6 +52,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		backend = "postgres"
 	}
 	logger.Info("store open", "backend", backend, "data_dir", cfg.DataDir)
+	warnSettings(ctx, store, logger)
 	logger.Warn("authentication is off: anyone who can reach this service can write to it")
 
 	importOnFirstStart(ctx, store, cfg, logger)
@@ -131,6 +132,26 @@ func serveDebug(ln net.Listener, logger *slog.Logger) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 		logger.Warn("profile listener stopped", "err", err)
+	}
+}
+
+// warnSettings logs, as warnings, the database settings the store says
+// will slow it down over time (PostgreSQL with autovacuum off). Failing to
+// read them is not worth more than a debug line: the store works either way.
+func warnSettings(ctx context.Context, store gitops.Store, logger *slog.Logger) {
+	ws, ok := store.(interface {
+		SettingWarnings(context.Context) ([]string, error)
+	})
+	if !ok {
+		return
+	}
+	warnings, err := ws.SettingWarnings(ctx)
+	if err != nil {
+		logger.Debug("could not read the database settings", "err", err)
+		return
+	}
+	for _, w := range warnings {
+		logger.Warn(w)
 	}
 }
 
