@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -109,5 +110,108 @@ func TestJSONListMatchesMarshal(t *testing.T) {
 	}
 	if got := jsonList(nil); got != "[]" {
 		t.Errorf("jsonList(nil) = %s, want []", got)
+	}
+}
+
+// TestArgColumns checks that argColumns names serverArgs's arguments: the
+// columns of upsertServer, in its order.
+func TestArgColumns(t *testing.T) {
+	sv := gitops.Server{ServerGroup: "g", Host: "h"}
+	if n := len(serverArgs(nil, &sv, sv.AppendJSONHead(nil))); len(argColumns) != n {
+		t.Fatalf("%d argColumns for %d serverArgs", len(argColumns), n)
+	}
+	insert := strings.Join(strings.Fields(serverColumns+", stale_after_us, head"), " ")
+	if got := strings.Join(argColumns, ", "); got != insert {
+		t.Errorf("argColumns:\n%s\nupsertServer's columns:\n%s", got, insert)
+	}
+}
+
+// TestPartialUpdatesKeepColumnsExact applies a sequence of updates that
+// change different sets of columns, each as a partial UPDATE of the columns
+// it changed, and checks after each that every column read with SQL (Get)
+// says what the stored record says (GetEncoded, from the index).
+func TestPartialUpdatesKeepColumnsExact(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "status.db"), gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	k := gitops.Key{ServerGroup: "web", Host: "web-01"}
+	never := "0s"
+	hour := "1h"
+	deploy := func(sha string, labels map[string]string, staleAfter string) gitops.Update {
+		return &gitops.PipelineUpdate{ServerGroup: k.ServerGroup, Host: k.Host, ProjectName: "infra", RepoName: "web",
+			ServerType: "nginx", Environment: "prod", Status: gitops.StatusSynced, ChangedFiles: []string{"a.conf", "b.conf"},
+			ValidationStatus: gitops.ValidationPassed, ValidationMessage: "ok", CommitSHA: sha, Branch: "main",
+			UpdatedBy: "ci", Labels: labels, StaleAfter: staleAfter}
+	}
+	updates := []gitops.Update{
+		deploy("aaa", map[string]string{"dc": "1"}, ""), // created: an upsert
+		deploy("bbb", map[string]string{"dc": "1"}, ""), // commit and times only
+		&gitops.CronUpdate{ServerGroup: k.ServerGroup, Host: k.Host, Status: gitops.StatusOutOfSync, ChangedFiles: []string{"a.conf"}},
+		&gitops.CronUpdate{ServerGroup: k.ServerGroup, Host: k.Host, Status: gitops.StatusOutOfSync, ChangedFiles: []string{"a.conf"}},
+		&gitops.CronUpdate{ServerGroup: k.ServerGroup, Host: k.Host, Status: gitops.StatusSynced, StaleAfter: &never},
+		deploy("ccc", map[string]string{"dc": "2", "rack": "r1"}, "30m"),
+		&gitops.CronUpdate{ServerGroup: k.ServerGroup, Host: k.Host, Status: gitops.StatusSynced, Environment: "staging", StaleAfter: &hour},
+		&gitops.PipelineUpdate{Source: gitops.SourceLegacy, ServerGroup: k.ServerGroup, Host: k.Host, Status: gitops.StatusFailed,
+			CommitSHA: "ddd", ValidationStatus: gitops.ValidationFailed, ValidationMessage: "syntax error"},
+		deploy("eee", nil, ""),
+	}
+	for i, u := range updates {
+		if _, err := s.Apply(ctx, u); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		fromSQL, err := s.Get(ctx, k)
+		if err != nil {
+			t.Fatalf("update %d: Get: %v", i, err)
+		}
+		stored, err := s.GetEncoded(ctx, k)
+		if err != nil {
+			t.Fatalf("update %d: GetEncoded: %v", i, err)
+		}
+		if got, want := string(fromSQL.AppendJSONHead(nil)), string(stored.Head); got != want {
+			t.Errorf("update %d: the columns say\n%s\nthe stored record says\n%s", i, got, want)
+		}
+		// Every column, the derived ones too, holds what writing the whole
+		// record would have written.
+		e := s.idx.Get(k)
+		sv, err := decodeHead(e.Head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sv.Imported, sv.LegacyWrittenAt = e.Imported, e.LegacyWrittenAt
+		want := serverArgs(nil, &sv, e.Head)
+		got := make([]any, len(argColumns))
+		ptrs := make([]any, len(got))
+		for j := range got {
+			ptrs[j] = &got[j]
+		}
+		q := `SELECT ` + strings.Join(argColumns, ", ") + ` FROM servers WHERE server_group = ? AND host = ?`
+		if err := s.readDB.QueryRowContext(ctx, q, k.ServerGroup, k.Host).Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for j := range want {
+			if fmt.Sprint(got[j]) != fmt.Sprint(want[j]) {
+				t.Errorf("update %d: column %s = %v, want %v", i, argColumns[j], got[j], want[j])
+			}
+		}
+	}
+	// The stale filter runs in SQL on stale_after_us: it must agree too.
+	for _, stale := range []bool{true, false} {
+		viaSQL, _, err := s.List(ctx, gitops.Filter{Stale: &stale})
+		if err != nil {
+			t.Fatal(err)
+		}
+		viaIndex, _, err := s.ListEncoded(ctx, gitops.Filter{Stale: &stale})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(viaSQL) != len(viaIndex) {
+			t.Errorf("stale=%v: %d servers through SQL, %d through the index", stale, len(viaSQL), len(viaIndex))
+		}
+	}
+	if n := len(s.w.updates); n == 0 {
+		t.Error("no partial UPDATE was prepared: every write set every column")
 	}
 }

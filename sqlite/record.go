@@ -244,6 +244,57 @@ func serverArgs(args []any, s *gitops.Server, head []byte) []any {
 	)
 }
 
+// argColumns names the column of each serverArgs argument, in order.
+var argColumns = append(strings.Split(strings.Join(strings.Fields(serverColumns), ""), ","), "stale_after_us", "head")
+
+// argSet is a set of serverArgs arguments, by position (bit i is
+// argument i). It holds no key argument (the first two).
+type argSet uint32
+
+// changedArgs returns the arguments of after, beyond the key, that differ
+// from before's (both serverArgs of the same key); the head always counts
+// as changed. Every argument but the head is a string, an int64 or nil.
+func changedArgs(before, after []any) argSet {
+	var set argSet
+	last := len(after) - 1 // the head
+	for i := 2; i < last; i++ {
+		if before[i] != after[i] {
+			set |= 1 << i
+		}
+	}
+	return set | 1<<last
+}
+
+// appendArgs appends to dst the arguments of args that are in set, in order.
+func (set argSet) appendArgs(dst, args []any) []any {
+	for i := range args {
+		if set&(1<<i) != 0 {
+			dst = append(dst, args[i])
+		}
+	}
+	return dst
+}
+
+// partialUpdate is the UPDATE that sets the columns of set, taking their
+// arguments in order and then the key, as writer.writeRow binds them.
+func partialUpdate(set argSet) string {
+	var b strings.Builder
+	b.WriteString("UPDATE servers SET ")
+	n := 0
+	for i, col := range argColumns {
+		if set&(1<<i) == 0 {
+			continue
+		}
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(col + " = ?")
+		n++
+	}
+	b.WriteString(" WHERE server_group = ? AND host = ?")
+	return b.String()
+}
+
 // headColumns cuts the changed_files and labels columns out of a head:
 // AppendJSONHead writes them as encoding/json would (what jsonList and
 // jsonMap write), so encoding them again is wasted work. Inside an encoded

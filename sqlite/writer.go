@@ -61,6 +61,9 @@ type writer struct {
 	beginErr error // why beginTx failed
 
 	updArgs []any // update arguments, reused
+	// updates are the UPDATE statements that set some columns only, by
+	// the set they set (see updateOf).
+	updates map[argSet]*sql.Stmt
 }
 
 func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, in index.Interner) (*writer, error) {
@@ -96,7 +99,35 @@ func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, 
 	return w, nil
 }
 
+// maxPartialUpdates bounds the statements updateOf prepares. A pipeline
+// or cron update changes one of a few sets of columns, so a handful are
+// in use; past the bound, writes set every column.
+const maxPartialUpdates = 64
+
+// updateOf returns the prepared UPDATE that sets the columns of changed,
+// preparing it the first time; nil when it cannot.
+func (w *writer) updateOf(changed argSet) *sql.Stmt {
+	if st, ok := w.updates[changed]; ok {
+		return st
+	}
+	if len(w.updates) >= maxPartialUpdates {
+		return nil
+	}
+	st, err := w.conn.PrepareContext(context.Background(), partialUpdate(changed))
+	if err != nil {
+		return nil
+	}
+	if w.updates == nil {
+		w.updates = map[argSet]*sql.Stmt{}
+	}
+	w.updates[changed] = st
+	return st
+}
+
 func (w *writer) closeStmts() {
+	for _, st := range w.updates {
+		st.Close()
+	}
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
 		w.get, w.upsert, w.update, w.addEvent, w.del, w.prune, w.anyServer, w.getMeta, w.setMeta} {
 		if st != nil {
@@ -401,7 +432,7 @@ func (w *writer) putServer(s *gitops.Server, exists bool) error {
 // that finds no row, which the exact index rules out, upserted.
 func (w *writer) storeApplied(a *applied, exists bool) error {
 	k := a.out.Server.Key()
-	if err := w.writeRow(a.args, exists); err != nil {
+	if err := w.writeRow(a.args, a.changed, exists); err != nil {
 		return dbError("writing server "+k.String(), err)
 	}
 	w.changes = append(w.changes, change{k, w.in.NewEntry(&a.out.Server, a.head)})
@@ -418,9 +449,27 @@ func (w *writer) storeApplied(a *applied, exists bool) error {
 	return nil
 }
 
-// writeRow writes the row args (serverArgs) describe.
-func (w *writer) writeRow(args []any, exists bool) error {
+// writeRow writes the row args (serverArgs) describe. changed, when not
+// empty, is the set of args that differ from the stored row: then only
+// those columns are set, which spares binding the others and updating
+// the indexes of columns that did not change.
+func (w *writer) writeRow(args []any, changed argSet, exists bool) error {
 	bg := context.Background()
+	if exists && changed != 0 {
+		if st := w.updateOf(changed); st != nil {
+			w.updArgs = changed.appendArgs(w.updArgs[:0], args)
+			w.updArgs = append(w.updArgs, args[0], args[1])
+			res, err := st.ExecContext(bg, w.updArgs...)
+			clear(w.updArgs)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 1 {
+				return err
+			}
+			// No row after all: the upsert below writes every column.
+		}
+	}
 	if exists {
 		// The same arguments with the key moved to the end.
 		w.updArgs = append(append(w.updArgs[:0], args[2:]...), args[:2]...)
@@ -445,10 +494,18 @@ type applied struct {
 	head   []byte
 	args   []any // serverArgs, when out.Applied
 	evArgs []any // eventArgs, when out.Event is not nil
+	// changed is the set of args that differ from the record the update
+	// was applied to (see changedArgs), 0 when there was none.
+	changed argSet
 }
 
-// apply applies u to cur (nil: the server does not exist) at now.
-func apply(u gitops.Update, cur *gitops.Server, now time.Time) (*applied, error) {
+// apply applies u to cur (nil: the server does not exist), whose head is
+// curHead (nil when not at hand), at now.
+func apply(u gitops.Update, cur *gitops.Server, curHead []byte, now time.Time) (*applied, error) {
+	var before []any
+	if cur != nil {
+		before = serverArgs(nil, cur, curHead)
+	}
 	o := u.Apply(cur, now)
 	a := &applied{out: o}
 	if !o.Applied {
@@ -460,6 +517,9 @@ func apply(u gitops.Update, cur *gitops.Server, now time.Time) (*applied, error)
 	normalize(&a.out.Server)
 	a.head = a.out.Server.AppendJSONHead(nil)
 	a.args = serverArgs(nil, &a.out.Server, a.head)
+	if before != nil {
+		a.changed = changedArgs(before, a.args)
+	}
 	if o.Event != nil {
 		ev := *o.Event
 		ev.Time = gitops.Time{Time: gitops.Now(ev.Time.Time)}
@@ -492,30 +552,31 @@ func (s *Store) prepare(u gitops.Update) *prepared {
 	}
 	base := s.idx.Get(u.Key())
 	var cur *gitops.Server
+	var curHead []byte
 	if base != nil {
 		sv, err := decodeHead(base.Head)
 		if err != nil {
 			return nil
 		}
 		sv.Imported, sv.LegacyWrittenAt = base.Imported, base.LegacyWrittenAt
-		cur = &sv
+		cur, curHead = &sv, base.Head
 	}
 	p := &prepared{base: base, now: gitops.Now(s.now())}
 	var err error
-	if p.a, err = safeApply(u, cur, p.now); err != nil {
+	if p.a, err = safeApply(u, cur, curHead, p.now); err != nil {
 		return nil // the writer applies it again and reports what fails
 	}
 	return p
 }
 
 // safeApply is apply, turning a panic into an error as runRequest does.
-func safeApply(u gitops.Update, cur *gitops.Server, now time.Time) (a *applied, err error) {
+func safeApply(u gitops.Update, cur *gitops.Server, curHead []byte, now time.Time) (a *applied, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: panic: %v", gitops.Errorf(gitops.EINTERNAL, "the write failed"), p)
 		}
 	}()
-	return apply(u, cur, now)
+	return apply(u, cur, curHead, now)
 }
 
 // Apply applies u as one atomic read-modify-write of its server inside the
@@ -547,10 +608,14 @@ func (s *Store) Apply(ctx context.Context, u gitops.Update) (gitops.Outcome, err
 			}
 			now = gitops.Now(s.now())
 			var curp *gitops.Server
+			var curHead []byte
 			if found {
 				curp = &sv
+				if cur != nil && w.s.headsOK {
+					curHead = cur.Head
+				}
 			}
-			if a, err = apply(u, curp, now); err != nil {
+			if a, err = apply(u, curp, curHead, now); err != nil {
 				return err
 			}
 		}
