@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -164,4 +165,70 @@ func TestHeadsFilledAtOpen(t *testing.T) {
 	raw(`UPDATE servers SET head = CAST('{"stale":1' AS BLOB)`)
 	raw(`UPDATE meta SET value = 'older' WHERE key = ?`, metaHeadFormat)
 	check(map[string]string{"a": "c-a", "b": "changed", "c": "c-c", "d": "c-d"})
+}
+
+// TestOpenLoadsEveryServer reopens a store of several load chunks, some
+// rows in different chunks without a readable head: every server is
+// loaded, from its head or from its columns.
+func TestOpenLoadsEveryServer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status.db")
+	ctx := context.Background()
+	s, err := Open(path, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5*headChunk + 7
+	servers := make([]gitops.Server, n)
+	for i := range servers {
+		servers[i] = gitops.Server{ServerGroup: fmt.Sprintf("g%d", i%3), Host: fmt.Sprintf("h%05d", i),
+			Status: gitops.StatusSynced, CommitSHA: fmt.Sprintf("c%d", i), Environment: "prod"}
+	}
+	if _, err := s.Import(ctx, servers, gitops.ImportReplace); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`UPDATE servers SET head = NULL WHERE host IN ('h00003', 'h01100')`,
+		`UPDATE servers SET head = CAST('{"host":' AS BLOB) WHERE host = 'h02561'`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err = Open(path, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	list, _, err := s.List(ctx, gitops.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, total, err := s.ListEncoded(ctx, gitops.Filter{})
+	if err != nil || total != n || len(enc) != n || len(list) != n {
+		t.Fatalf("ListEncoded: %d of %d records, %v; List has %d; want %d", len(enc), total, err, len(list), n)
+	}
+	for i := range list {
+		if got, want := string(enc[i].AppendJSON(nil)), string(list[i].AppendJSON(nil)); got != want {
+			t.Fatalf("%s: encoded %s, want %s", list[i].Key(), got, want)
+		}
+	}
+	// Filters work on the loaded entries too.
+	inG1 := 0
+	for _, sv := range servers {
+		if sv.ServerGroup == "g1" {
+			inG1++
+		}
+	}
+	if _, total, _ := s.ListEncoded(ctx, gitops.Filter{ServerGroup: []string{"g1"}}); total != inG1 {
+		t.Errorf("group g1: %d servers, want %d", total, inG1)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"runtime"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -46,44 +48,8 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in index.Interner) (_ []*ind
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM servers`).Scan(&n); err != nil {
 		return nil, err
 	}
-	entries := make([]*index.Entry, 0, n)
-	var missing []int64 // rowids of rows without a readable head
-	// The head is read as text: the driver copies a text column once, into
-	// a string of its exact size that the entry keeps (a blob would be
-	// copied twice, and at 100,000 servers the second copy is 80 MiB of
-	// garbage at start).
-	rows, err := conn.QueryContext(ctx, `SELECT rowid, CAST(head AS TEXT), imported, legacy_written_at FROM servers`)
+	entries, missing, err := readHeads(ctx, conn, in, n)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var (
-		id, imported  int64
-		head          sql.NullString
-		legacyWritten time.Time
-		dest          = []any{&id, &head, &imported, nullTime{&legacyWritten}}
-	)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
-		if !head.Valid {
-			missing = append(missing, id)
-			continue
-		}
-		// The entry shares the string's bytes; nothing ever writes them.
-		b := unsafe.Slice(unsafe.StringData(head.String), len(head.String))
-		e, err := entryFromHead(in, b, imported != 0, legacyWritten)
-		if err != nil {
-			missing = append(missing, id)
-			continue
-		}
-		entries = append(entries, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if err := rows.Close(); err != nil {
 		return nil, err
 	}
 	for _, id := range missing {
@@ -102,6 +68,119 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in index.Interner) (_ []*ind
 		return nil, err
 	}
 	return entries, nil
+}
+
+// headRow is one row of readHeads's query, head read as text.
+type headRow struct {
+	id            int64
+	head          sql.NullString
+	imported      bool
+	legacyWritten time.Time
+}
+
+// headChunk is how many rows readHeads hands a decoder at once.
+const headChunk = 512
+
+// readHeads reads every stored head and builds the entries of the n
+// servers, returning the rowids of rows whose head is missing or cannot be
+// read. One goroutine steps through the rows while GOMAXPROCS others
+// decode the heads into entries: at 100,000 servers the two take about as
+// long as each other, so start takes about half the time it would in one.
+func readHeads(ctx context.Context, conn *sql.Conn, in index.Interner, n int) (entries []*index.Entry, missing []int64, err error) {
+	// The head is read as text: the driver copies a text column once, into
+	// a string of its exact size that the entry keeps (a blob would be
+	// copied twice, and at 100,000 servers the second copy is 80 MiB of
+	// garbage at start).
+	rows, err := conn.QueryContext(ctx, `SELECT rowid, CAST(head AS TEXT), imported, legacy_written_at FROM servers`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+
+	type result struct {
+		entries []*index.Entry
+		missing []int64
+		in      index.Interner
+	}
+	decoders := runtime.GOMAXPROCS(0)
+	work := make(chan []headRow, decoders)
+	// Decoded chunks come back for reuse, so the load allocates a few
+	// chunks rather than one per 512 rows.
+	free := make(chan []headRow, 2*decoders+1)
+	results := make(chan result, decoders)
+	var wg sync.WaitGroup
+	for range decoders {
+		wg.Go(func() {
+			// Each decoder interns into its own map; they are merged below.
+			r := result{in: index.Interner{}, entries: make([]*index.Entry, 0, n/decoders+headChunk)}
+			for chunk := range work {
+				for i := range chunk {
+					row := &chunk[i]
+					if !row.head.Valid {
+						r.missing = append(r.missing, row.id)
+						continue
+					}
+					// The entry shares the string's bytes; nothing ever writes them.
+					b := unsafe.Slice(unsafe.StringData(row.head.String), len(row.head.String))
+					e, err := entryFromHead(r.in, b, row.imported, row.legacyWritten)
+					if err != nil {
+						r.missing = append(r.missing, row.id)
+						continue
+					}
+					r.entries = append(r.entries, e)
+				}
+				clear(chunk) // the entries keep the heads, not the chunk
+				select {
+				case free <- chunk[:0]:
+				default:
+				}
+			}
+			results <- r
+		})
+	}
+
+	var imported int64
+	var row headRow
+	dest := []any{&row.id, &row.head, &imported, nullTime{&row.legacyWritten}}
+	chunk := make([]headRow, 0, headChunk)
+	for rows.Next() {
+		if err = rows.Scan(dest...); err != nil {
+			break
+		}
+		row.imported = imported != 0
+		chunk = append(chunk, row)
+		if len(chunk) == headChunk {
+			work <- chunk
+			select {
+			case chunk = <-free:
+			default:
+				chunk = make([]headRow, 0, headChunk)
+			}
+		}
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if len(chunk) > 0 {
+		work <- chunk
+	}
+	close(work)
+	wg.Wait()
+	close(results)
+	entries = make([]*index.Entry, 0, n)
+	for r := range results {
+		entries = append(entries, r.entries...)
+		missing = append(missing, r.missing...)
+		for k, v := range r.in {
+			if _, ok := in[k]; !ok {
+				in[k] = v
+			}
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return entries, missing, rows.Close()
 }
 
 // checkHeadFormat forgets every stored head when they were written in
