@@ -42,21 +42,6 @@ const upsertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_us
 	cron_reported_at = excluded.cron_reported_at, legacy_written_at = excluded.legacy_written_at,
 	imported = excluded.imported, stale_after_us = excluded.stale_after_us, head = excluded.head`
 
-// updateServer rewrites an existing row. Its arguments are upsertServer's
-// with the key (the first two) moved to the end (see writer.writeRow);
-// plain ? parameters, since the driver binds numbered ones by name, which
-// allocates. The writer uses it when its index says the row exists: a
-// plain UPDATE skips the failed insert an upsert tries first.
-const updateServer = `UPDATE servers SET
-	project_name = ?, repo_name = ?, server_type = ?, environment = ?,
-	status = ?, changed_files = ?, validation_status = ?, validation_message = ?,
-	commit_sha = ?, branch = ?, updated_by = ?,
-	last_pipeline_run = ?, last_cron_check = ?, timestamp = ?, status_since = ?,
-	last_source = ?, labels = ?, pipeline_status = ?, drift_status = ?,
-	stale_after = ?, pipeline_reported_at = ?, cron_reported_at = ?, legacy_written_at = ?,
-	imported = ?, stale_after_us = ?, head = ?
-	WHERE server_group = ? AND host = ?`
-
 const insertEvent = `INSERT INTO events (time, server_group, host, source, status, previous_status,
 	commit_sha, validation_status, changed_files, updated_by) VALUES (?,?,?,?,?,?,?,?,?,?)`
 
@@ -251,6 +236,14 @@ var argColumns = append(strings.Split(strings.Join(strings.Fields(serverColumns)
 // argument i). It holds no key argument (the first two).
 type argSet uint32
 
+// allArgs is every serverArgs argument but the key.
+var allArgs = argSet(1<<len(argColumns)-1) &^ 3
+
+// updateServer rewrites every column of an existing row. The writer uses
+// it when its index says the row exists (a plain UPDATE skips the failed
+// insert an upsert tries first) and it does not know what changed.
+var updateServer = partialUpdate(allArgs)
+
 // changedArgs returns the arguments of after, beyond the key, that differ
 // from before's (both serverArgs of the same key); the head always counts
 // as changed. Every argument but the head is a string, an int64 or nil.
@@ -276,7 +269,9 @@ func (set argSet) appendArgs(dst, args []any) []any {
 }
 
 // partialUpdate is the UPDATE that sets the columns of set, taking their
-// arguments in order and then the key, as writer.writeRow binds them.
+// arguments in order and then the key, as writer.writeRow binds them;
+// plain ? parameters, since the driver binds numbered ones by name, which
+// allocates.
 func partialUpdate(set argSet) string {
 	var b strings.Builder
 	b.WriteString("UPDATE servers SET ")

@@ -455,25 +455,18 @@ func (w *writer) storeApplied(a *applied, exists bool) error {
 // the indexes of columns that did not change.
 func (w *writer) writeRow(args []any, changed argSet, exists bool) error {
 	bg := context.Background()
-	if exists && changed != 0 {
-		if st := w.updateOf(changed); st != nil {
-			w.updArgs = changed.appendArgs(w.updArgs[:0], args)
-			w.updArgs = append(w.updArgs, args[0], args[1])
-			res, err := st.ExecContext(bg, w.updArgs...)
-			clear(w.updArgs)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 1 {
-				return err
-			}
-			// No row after all: the upsert below writes every column.
-		}
-	}
 	if exists {
-		// The same arguments with the key moved to the end.
-		w.updArgs = append(append(w.updArgs[:0], args[2:]...), args[:2]...)
-		res, err := w.update.ExecContext(bg, w.updArgs...)
+		st := w.update
+		if changed == 0 {
+			changed = allArgs
+		} else if changed != allArgs {
+			if st = w.updateOf(changed); st == nil {
+				st, changed = w.update, allArgs
+			}
+		}
+		// The arguments of the columns set, then the key.
+		w.updArgs = append(changed.appendArgs(w.updArgs[:0], args), args[0], args[1])
+		res, err := st.ExecContext(bg, w.updArgs...)
 		clear(w.updArgs)
 		if err != nil {
 			return err
@@ -502,11 +495,7 @@ type applied struct {
 // apply applies u to cur (nil: the server does not exist), whose head is
 // curHead (nil when not at hand), at now.
 func apply(u gitops.Update, cur *gitops.Server, curHead []byte, now time.Time) (*applied, error) {
-	var before []any
-	if cur != nil {
-		before = serverArgs(nil, cur, curHead)
-	}
-	o := u.Apply(cur, now)
+	o := u.Apply(cur, now) // leaves cur as it was
 	a := &applied{out: o}
 	if !o.Applied {
 		return a, nil
@@ -517,8 +506,8 @@ func apply(u gitops.Update, cur *gitops.Server, curHead []byte, now time.Time) (
 	normalize(&a.out.Server)
 	a.head = a.out.Server.AppendJSONHead(nil)
 	a.args = serverArgs(nil, &a.out.Server, a.head)
-	if before != nil {
-		a.changed = changedArgs(before, a.args)
+	if cur != nil {
+		a.changed = changedArgs(serverArgs(nil, cur, curHead), a.args)
 	}
 	if o.Event != nil {
 		ev := *o.Event
