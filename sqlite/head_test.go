@@ -106,36 +106,11 @@ func TestHeadsFilledAtOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	raw := func(q string, args ...any) {
-		t.Helper()
-		db, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
 	check := func(want map[string]string) {
 		t.Helper()
-		s, err := Open(path, gitops.StoreOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, list := reopenMatching(t, path)
 		defer s.Close()
-		list, _, err := s.List(ctx, gitops.Filter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		enc, _, err := s.ListEncoded(ctx, gitops.Filter{})
-		if err != nil || len(enc) != len(list) {
-			t.Fatalf("ListEncoded: %d records, %v; List has %d", len(enc), err, len(list))
-		}
 		for i := range list {
-			if got, want := string(enc[i].AppendJSON(nil)), string(list[i].AppendJSON(nil)); got != want {
-				t.Errorf("%s: encoded %s, want %s", list[i].Key(), got, want)
-			}
 			if list[i].CommitSHA != want[list[i].Host] {
 				t.Errorf("%s: commit %q, want %q", list[i].Key(), list[i].CommitSHA, want[list[i].Host])
 			}
@@ -156,14 +131,14 @@ func TestHeadsFilledAtOpen(t *testing.T) {
 
 	// A binary that does not know heads updates a row: the trigger forgets
 	// its head, and Open encodes it from the row.
-	raw(`UPDATE servers SET commit_sha = 'changed' WHERE host = 'b'`)
-	raw(`UPDATE servers SET head = NULL WHERE host = 'c'`)
-	raw(`UPDATE servers SET head = CAST('{"host":"d"' AS BLOB) WHERE host = 'd'`) // unreadable
+	rawExec(t, path, `UPDATE servers SET commit_sha = 'changed' WHERE host = 'b'`)
+	rawExec(t, path, `UPDATE servers SET head = NULL WHERE host = 'c'`)
+	rawExec(t, path, `UPDATE servers SET head = CAST('{"host":"d"' AS BLOB) WHERE host = 'd'`) // unreadable
 	check(map[string]string{"a": "c-a", "b": "changed", "c": "c-c", "d": "c-d"})
 
 	// Heads of another format are all encoded again.
-	raw(`UPDATE servers SET head = CAST('{"stale":1' AS BLOB)`)
-	raw(`UPDATE meta SET value = 'older' WHERE key = ?`, metaHeadFormat)
+	rawExec(t, path, `UPDATE servers SET head = CAST('{"stale":1' AS BLOB)`)
+	rawExec(t, path, `UPDATE meta SET value = 'older' WHERE key = ?`, metaHeadFormat)
 	check(map[string]string{"a": "c-a", "b": "changed", "c": "c-c", "d": "c-d"})
 }
 
@@ -189,37 +164,13 @@ func TestOpenLoadsEveryServer(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
-		`UPDATE servers SET head = NULL WHERE host IN ('h00003', 'h01100')`,
-		`UPDATE servers SET head = CAST('{"host":' AS BLOB) WHERE host = 'h02561'`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
+	rawExec(t, path, `UPDATE servers SET head = NULL WHERE host IN ('h00003', 'h01100')`)
+	rawExec(t, path, `UPDATE servers SET head = CAST('{"host":' AS BLOB) WHERE host = 'h02561'`)
 
-	s, err = Open(path, gitops.StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, list := reopenMatching(t, path)
 	defer s.Close()
-	list, _, err := s.List(ctx, gitops.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, total, err := s.ListEncoded(ctx, gitops.Filter{})
-	if err != nil || total != n || len(enc) != n || len(list) != n {
-		t.Fatalf("ListEncoded: %d of %d records, %v; List has %d; want %d", len(enc), total, err, len(list), n)
-	}
-	for i := range list {
-		if got, want := string(enc[i].AppendJSON(nil)), string(list[i].AppendJSON(nil)); got != want {
-			t.Fatalf("%s: encoded %s, want %s", list[i].Key(), got, want)
-		}
+	if len(list) != n {
+		t.Fatalf("%d servers loaded, want %d", len(list), n)
 	}
 	// Filters work on the loaded entries too.
 	inG1 := 0
@@ -231,4 +182,44 @@ func TestOpenLoadsEveryServer(t *testing.T) {
 	if _, total, _ := s.ListEncoded(ctx, gitops.Filter{ServerGroup: []string{"g1"}}); total != inG1 {
 		t.Errorf("group g1: %d servers, want %d", total, inG1)
 	}
+}
+
+// rawExec runs q on the database at path through a connection of its own,
+// as another program (or an older binary) would.
+func rawExec(t *testing.T, path, q string, args ...any) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// reopenMatching opens the store at path and checks that every record it
+// loaded (ListEncoded, from the index) is what its columns say (List, in
+// SQL); it returns the store, for the caller to close, and the records.
+func reopenMatching(t *testing.T, path string) (*Store, []gitops.Server) {
+	t.Helper()
+	s, err := Open(path, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	list, _, err := s.List(ctx, gitops.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, total, err := s.ListEncoded(ctx, gitops.Filter{})
+	if err != nil || len(enc) != len(list) || total != len(list) {
+		t.Fatalf("ListEncoded: %d of %d records, %v; List has %d", len(enc), total, err, len(list))
+	}
+	for i := range list {
+		if got, want := string(enc[i].AppendJSON(nil)), string(list[i].AppendJSON(nil)); got != want {
+			t.Errorf("%s: encoded %s, want %s", list[i].Key(), got, want)
+		}
+	}
+	return s, list
 }
