@@ -221,8 +221,13 @@ two')`,
 	// A fresh store loads the same (full load, heads NULL).
 	c := MustOpenStore(t, url, gitops.StoreOptions{StaleAfter: time.Hour})
 	checkEncodedMatches(t, "a store loading after older-binary writes", c)
-	// This binary writing the row again gives it a head again.
-	mustApply(t, a, pipeline("grp", "old-1", "by-new-again"))
+	// This binary writing the row again reads it from its columns, keeping
+	// what the older binary wrote, and gives it a head again.
+	o := mustApply(t, a, cron("grp", "old-1", gitops.StatusSynced))
+	if o.Server.ProjectName != `p "q" <x>` || o.Server.Labels["a"] != "é" || o.Server.ValidationMessage != "line\ntwo" ||
+		o.Server.CommitSHA != "" || o.Server.StaleAfter != "30m" {
+		t.Fatalf("an update of a row without a head lost what the row held: %+v", o.Server)
+	}
 	if headOf("old-1") == nil {
 		t.Fatal("rewritten row has no head")
 	}

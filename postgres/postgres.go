@@ -9,6 +9,7 @@ import (
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/index"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -58,6 +59,9 @@ type Store struct {
 	closeOnce sync.Once
 
 	cache *cache
+	// headsOK says index.DecodeHead reads this build's heads back
+	// exactly, so updates read the rows they lock from their heads.
+	headsOK bool
 }
 
 var (
@@ -93,7 +97,7 @@ func Open(ctx context.Context, url string, opts gitops.StoreOptions) (*Store, er
 		pool.Close()
 		return nil, dbError("applying migrations", pw, err)
 	}
-	s := &Store{pool: pool, now: opts.Clock(), staleAfter: opts.StaleAfter, password: pw,
+	s := &Store{pool: pool, now: opts.Clock(), staleAfter: opts.StaleAfter, password: pw, headsOK: index.HeadRoundTrips(),
 		reqs: make(chan *applyReq, writers*maxBatch), cache: newCache()}
 	s.writersDone.Add(writers)
 	for range writers {

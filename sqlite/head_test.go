@@ -6,54 +6,24 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/index"
 )
-
-// TestHeadRoundTrips fails when the domain's AppendJSONHead writes
-// something decodeHead does not read back; the store would then still be
-// right, but read every updated record with SQL.
-func TestHeadRoundTrips(t *testing.T) {
-	if !headRoundTrips() {
-		s := headSample()
-		_, err := decodeHead(s.AppendJSONHead(nil))
-		t.Fatalf("decodeHead does not read back AppendJSONHead's sample (%v):\n%s", err, s.AppendJSONHead(nil))
-	}
-}
-
-func TestDecodeHeadRefuses(t *testing.T) {
-	s := headSample()
-	head := string(s.AppendJSONHead(nil))
-	for name, in := range map[string]string{
-		"empty":         "",
-		"closed":        head + "}",
-		"missing field": strings.Replace(head, `,"branch":"main"`, "", 1),
-		"unknown field": strings.Replace(head, `,"branch":"main"`, `,"branch":"main","extra":"x"`, 1),
-		"twice":         strings.Replace(head, `,"branch":"main"`, `,"branch":"main","branch":"x"`, 1),
-		"bad time":      strings.Replace(head, `"2026-04-26T10:30:00.123456Z"`, `"yesterday"`, 1),
-		"bad escape":    strings.Replace(head, `"main"`, `"ma\qin"`, 1),
-		"truncated":     head[:len(head)-3],
-	} {
-		if _, err := decodeHead([]byte(in)); err == nil {
-			t.Errorf("%s: decodeHead accepted %s", name, in)
-		}
-	}
-}
 
 func roundTrip(t *testing.T, s gitops.Server) {
 	t.Helper()
 	normalize(&s)
 	head := s.AppendJSONHead(nil)
-	got, err := decodeHead(head)
+	got, err := index.DecodeHead(head)
 	if err != nil {
-		t.Fatalf("decodeHead(%s): %v", head, err)
+		t.Fatalf("index.DecodeHead(%s): %v", head, err)
 	}
 	got.Imported, got.LegacyWrittenAt = s.Imported, s.LegacyWrittenAt
 	if !reflect.DeepEqual(got, s) {
-		t.Fatalf("decodeHead(AppendJSONHead(s)) differs from s:\n  got  %#v\n  want %#v", got, s)
+		t.Fatalf("index.DecodeHead(AppendJSONHead(s)) differs from s:\n  got  %#v\n  want %#v", got, s)
 	}
 	files, labels, ok := headColumns(head)
 	if !ok || files != jsonList(s.ChangedFiles) || labels != jsonMap(s.Labels) {
@@ -83,7 +53,7 @@ func FuzzHeadRoundTrip(f *testing.F) {
 
 func TestHeadRoundTripEmpty(t *testing.T) {
 	roundTrip(t, gitops.Server{ServerGroup: "g", Host: "h"})
-	roundTrip(t, headSample())
+	roundTrip(t, index.HeadSample())
 }
 
 // TestHeadsFilledAtOpen checks Open's repair of stored heads: rows with no

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/index"
 )
 
 // TestPragmas checks that the DSN gives every connection, the writer's and
@@ -180,7 +181,7 @@ func TestPartialUpdatesKeepColumnsExact(t *testing.T) {
 		// Every column, the derived ones too, holds what writing the whole
 		// record would have written.
 		e := s.idx.Get(k)
-		sv, err := decodeHead(e.Head)
+		sv, err := index.DecodeHead(e.Head)
 		if err != nil {
 			t.Fatal(err)
 		}

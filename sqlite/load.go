@@ -14,7 +14,7 @@ import (
 )
 
 // metaHeadFormat is the meta key naming the encoding of the stored heads
-// (see headFormat).
+// (see index.HeadFormat).
 const metaHeadFormat = "head_format"
 
 // loadIndex reads every server's entry on the writer's connection before
@@ -122,7 +122,7 @@ func readHeads(ctx context.Context, conn *sql.Conn, in index.Interner, n int) (e
 					}
 					// The entry shares the string's bytes; nothing ever writes them.
 					b := unsafe.Slice(unsafe.StringData(row.head.String), len(row.head.String))
-					e, err := entryFromHead(r.in, b, row.imported, row.legacyWritten)
+					e, err := index.EntryFromHead(r.in, b, row.imported, row.legacyWritten)
 					if err != nil {
 						r.missing = append(r.missing, row.id)
 						continue
@@ -187,7 +187,7 @@ func readHeads(ctx context.Context, conn *sql.Conn, in index.Interner, n int) (e
 // another encoding than this binary's AppendJSONHead writes, and records
 // this binary's.
 func checkHeadFormat(ctx context.Context, conn *sql.Conn) error {
-	format := headFormat()
+	format := index.HeadFormat()
 	var stored string
 	switch err := conn.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaHeadFormat).Scan(&stored); {
 	case errors.Is(err, sql.ErrNoRows):

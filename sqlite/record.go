@@ -384,3 +384,24 @@ func eventArgs(e *gitops.Event) []any {
 	return []any{e.Time.UnixMicro(), e.ServerGroup, e.Host, string(e.Source), string(e.Status), string(e.PreviousStatus),
 		e.CommitSHA, string(e.ValidationStatus), jsonList(e.ChangedFiles), e.UpdatedBy}
 }
+
+// validUTF8 replaces each byte of s that is not part of valid UTF-8 with
+// U+FFFD, as encoding/json and AppendJSON do when they write s. Stores
+// keep strings so, so that a record reads back, from its columns or from
+// its head, as it was returned when written.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString("\uFFFD")
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}

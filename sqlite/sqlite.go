@@ -73,7 +73,7 @@ type Store struct {
 	w    *writer      // nil when read-only
 	idx  *index.Index // nil when read-only
 	lock *os.File
-	// headsOK says decodeHead reads this build's heads back exactly, so
+	// headsOK says index.DecodeHead reads this build's heads back exactly, so
 	// records are read from the index rather than with SQL.
 	headsOK bool
 
@@ -170,7 +170,7 @@ func checkPath(path string) error {
 }
 
 func open(path string, opts gitops.StoreOptions, lock *os.File) (_ *Store, err error) {
-	s := &Store{path: path, now: opts.Clock(), staleAfter: opts.StaleAfter, lock: lock, headsOK: headRoundTrips()}
+	s := &Store{path: path, now: opts.Clock(), staleAfter: opts.StaleAfter, lock: lock, headsOK: index.HeadRoundTrips()}
 	defer func() {
 		if err != nil {
 			s.closeDBs()

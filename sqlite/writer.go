@@ -403,7 +403,7 @@ func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error
 		return s, false, nil
 	}
 	if w.s.headsOK {
-		if s, err := decodeHead(e.Head); err == nil {
+		if s, err := index.DecodeHead(e.Head); err == nil {
 			s.Imported, s.LegacyWrittenAt = e.Imported, e.LegacyWrittenAt
 			return s, true, nil
 		}
@@ -543,7 +543,7 @@ func (s *Store) prepare(u gitops.Update) *prepared {
 	var cur *gitops.Server
 	var curHead []byte
 	if base != nil {
-		sv, err := decodeHead(base.Head)
+		sv, err := index.DecodeHead(base.Head)
 		if err != nil {
 			return nil
 		}

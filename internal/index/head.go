@@ -1,4 +1,4 @@
-package sqlite
+package index
 
 import (
 	"crypto/sha256"
@@ -13,17 +13,17 @@ import (
 	"unsafe"
 
 	gitops "github.com/gitops-status/gitops-status"
-	"github.com/gitops-status/gitops-status/internal/index"
 )
 
 // A head is a record encoded by (*gitops.Server).AppendJSONHead: every
 // stored field of the JSON record, the object left open for the computed
-// tail. The writer keeps one per server, in the servers.head column and in
-// the in-memory index, and reads the current record of an update back from
-// it (decodeHead) instead of selecting and scanning the row's 26 columns.
+// tail. Both stores keep one per server, in the servers.head column and in
+// the index, and read the current record of an update back from it
+// (DecodeHead) instead of selecting and scanning the row's 26 columns.
 
-// errHead is a head decodeHead cannot read back; callers fall back to SQL.
-var errHead = errors.New("unreadable record head")
+// ErrHead is a head DecodeHead cannot read back; callers fall back to the
+// row's columns.
+var ErrHead = errors.New("unreadable record head")
 
 // headKeys are the keys a head carries, each exactly once.
 var headKeys = []string{
@@ -33,17 +33,17 @@ var headKeys = []string{
 	"pipeline_status", "drift_status", "labels", "stale_after", "pipeline_reported_at", "cron_reported_at",
 }
 
-// decodeHead reads a head back into the record it was encoded from (every
+// DecodeHead reads a head back into the record it was encoded from (every
 // field but Stale, LegacyWrittenAt and Imported, which the head does not
 // carry). It accepts the keys in any order but each of headKeys exactly
 // once, so a head written by a different encoder fails rather than
 // decoding to a partial record. Strings without escapes share one copy of
 // head.
-func decodeHead(head []byte) (gitops.Server, error) {
+func DecodeHead(head []byte) (gitops.Server, error) {
 	var s gitops.Server
 	d := headDecoder{in: string(head)}
 	if !d.eat('{') {
-		return s, errHead
+		return s, ErrHead
 	}
 	var seen uint32
 	for i := 0; ; i++ {
@@ -52,11 +52,11 @@ func decodeHead(head []byte) (gitops.Server, error) {
 		}
 		key, ok := d.str()
 		if !ok || !d.eat(':') {
-			return s, errHead
+			return s, ErrHead
 		}
 		bit, ok := headKeyBit(key)
 		if !ok || seen&bit != 0 {
-			return s, errHead
+			return s, ErrHead
 		}
 		seen |= bit
 		switch key {
@@ -110,11 +110,11 @@ func decodeHead(head []byte) (gitops.Server, error) {
 			s.CronReportedAt, ok = d.time()
 		}
 		if !ok {
-			return s, errHead
+			return s, ErrHead
 		}
 	}
 	if d.pos != len(d.in) || seen != 1<<len(headKeys)-1 {
-		return s, errHead
+		return s, ErrHead
 	}
 	return s, nil
 }
@@ -304,9 +304,9 @@ func (d *headDecoder) strMap() (map[string]string, bool) {
 	}
 }
 
-// headSample is a record with every field set, and with the characters
-// encoders disagree about, for headFormat and headRoundTrips.
-func headSample() gitops.Server {
+// HeadSample is a record with every field set, and with the characters
+// encoders disagree about, for HeadFormat, HeadRoundTrips and tests.
+func HeadSample() gitops.Server {
 	t := time.Date(2026, 4, 26, 10, 30, 0, 123456000, time.UTC)
 	return gitops.Server{
 		ServerGroup: "rsyslog-prod", Host: "rsyslog-01", ProjectName: "infra <&> \"q\" \\",
@@ -322,55 +322,34 @@ func headSample() gitops.Server {
 	}
 }
 
-// headFormat names the encoding AppendJSONHead writes, as the hash of the
+// HeadFormat names the encoding AppendJSONHead writes, as the hash of the
 // sample's head. The store records it next to the stored heads: a binary
 // whose encoder writes something else re-encodes every head at Open.
-func headFormat() string {
-	s := headSample()
+func HeadFormat() string {
+	s := HeadSample()
 	sum := sha256.Sum256(s.AppendJSONHead(nil))
 	return hex.EncodeToString(sum[:16])
 }
 
-// headRoundTrips reports whether decodeHead reads back what this build's
+// HeadRoundTrips reports whether DecodeHead reads back what this build's
 // AppendJSONHead writes. When it does not (the domain's encoder changed in
-// a way decodeHead does not follow), the writer reads records with SQL.
-func headRoundTrips() bool {
-	want := headSample()
-	got, err := decodeHead(want.AppendJSONHead(nil))
+// a way DecodeHead does not follow), the writer reads records with SQL.
+func HeadRoundTrips() bool {
+	want := HeadSample()
+	got, err := DecodeHead(want.AppendJSONHead(nil))
 	return err == nil && reflect.DeepEqual(got, want)
 }
 
-// validUTF8 replaces each byte of s that is not part of valid UTF-8 with
-// U+FFFD, as encoding/json and AppendJSON do when they write s. Stores
-// keep strings so, so that a record reads back, from its columns or from
-// its head, as it was returned when written.
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b.WriteString("\uFFFD")
-		} else {
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
-
-// entryFromHead builds the entry of a stored head, reading only the fields
+// EntryFromHead builds the entry of a stored head, reading only the fields
 // an entry keeps and skipping the others without allocating. The entry
 // shares head, which must not change afterwards.
-func entryFromHead(in index.Interner, head []byte, imported bool, legacyWrittenAt time.Time) (*index.Entry, error) {
+func EntryFromHead(in Interner, head []byte, imported bool, legacyWrittenAt time.Time) (*Entry, error) {
 	if len(head) == 0 {
-		return nil, errHead
+		return nil, ErrHead
 	}
 	d := headDecoder{in: unsafe.String(unsafe.SliceData(head), len(head))}
 	if !d.eat('{') {
-		return nil, errHead
+		return nil, ErrHead
 	}
 	sv := gitops.Server{Imported: imported, LegacyWrittenAt: legacyWrittenAt}
 	files := 0
@@ -382,7 +361,7 @@ func entryFromHead(in index.Interner, head []byte, imported bool, legacyWrittenA
 		}
 		key, ok := d.str()
 		if !ok || !d.eat(':') {
-			return nil, errHead
+			return nil, ErrHead
 		}
 		var bit uint32
 		switch key {
@@ -420,12 +399,12 @@ func entryFromHead(in index.Interner, head []byte, imported bool, legacyWrittenA
 			ok = d.skip()
 		}
 		if !ok || seen&bit != 0 {
-			return nil, errHead
+			return nil, ErrHead
 		}
 		seen |= bit
 	}
 	if d.pos != len(d.in) || seen != need {
-		return nil, errHead
+		return nil, ErrHead
 	}
 	e := in.NewEntry(&sv, head)
 	e.ChangedFiles = files
