@@ -11,8 +11,10 @@
 // they first bring up to date with one query; the copy is never older than
 // the database was when the read was called (see "The encoded cache").
 // Each update is an atomic read-modify-write of its server: in a
-// transaction it locks the server's row (SELECT … FOR UPDATE), reads the
-// clock while holding it, writes the new row and its event, and commits;
+// transaction it locks the server's row (SELECT … FOR UPDATE), reading the
+// record from the row's head (servers.head, below), or from its columns
+// when the head is NULL or does not read back exactly, reads the clock
+// while holding it, writes the new row and its event, and commits;
 // concurrent pipeline and cron updates of one server, from any replicas,
 // are therefore applied one after the other and never lose a field. Creating a
 // server races with another replica creating it: the loser gets a unique
