@@ -88,3 +88,22 @@ func TestAppendJSONStringsAndLabels(t *testing.T) {
 		t.Errorf("nil list and labels = %s, want []{}", got)
 	}
 }
+
+// TestAppendJSONHeadAllocatesOnce: a record as pipelines write it is
+// encoded into one allocation, as every write encodes one.
+func TestAppendJSONHeadAllocatesOnce(t *testing.T) {
+	now := time.Date(2026, 12, 6, 7, 35, 8, 123456000, time.UTC)
+	s := gitops.Server{
+		ServerGroup: "rsyslog-prod", Host: "rsyslog-01.dc1.example.com", ProjectName: "infra", RepoName: "rsyslog-config",
+		ServerType: "rsyslog", Environment: "prod", Status: gitops.StatusSynced,
+		ChangedFiles:     []string{"rsyslog.conf", "rsyslog.d/50-remote.conf", "rsyslog.d/10-local.conf"},
+		ValidationStatus: gitops.ValidationPassed, CommitSHA: "0123456789abcdef0123456789abcdef01234567",
+		Branch: "main", UpdatedBy: "woodpecker", LastPipelineRun: now, LastCronCheck: now, Timestamp: now,
+		StatusSince: now, LastSource: gitops.SourcePipeline, PipelineStatus: gitops.StatusSynced,
+		DriftStatus: gitops.StatusSynced, StaleAfter: "30m", PipelineReportedAt: now, CronReportedAt: now,
+		Labels: map[string]string{"datacenter": "dc1", "team": "platform"},
+	}
+	if n := testing.AllocsPerRun(100, func() { s.AppendJSONHead(nil) }); n != 1 {
+		t.Errorf("AppendJSONHead allocated %v times, want 1", n)
+	}
+}
