@@ -92,6 +92,9 @@ func TestAppendJSONStringsAndLabels(t *testing.T) {
 // TestAppendJSONHeadAllocatesOnce: a record as pipelines write it is
 // encoded into one allocation, as every write encodes one.
 func TestAppendJSONHeadAllocatesOnce(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	now := time.Date(2026, 12, 6, 7, 35, 8, 123456000, time.UTC)
 	s := gitops.Server{
 		ServerGroup: "rsyslog-prod", Host: "rsyslog-01.dc1.example.com", ProjectName: "infra", RepoName: "rsyslog-config",
