@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -219,6 +220,23 @@ const (
 	selectLocked      = selectServer + ` WHERE server_group = $1 AND host = $2`
 )
 
+// maxPartialUpdates bounds the UPDATE texts updateOf keeps. A pipeline or
+// cron update changes one of a few sets of columns, so a handful are in
+// use; the statements themselves are in pgx's cache of each connection.
+const maxPartialUpdates = 64
+
+// updateOf returns partialUpdate(set), built once per set.
+func (s *Store) updateOf(set argSet) string {
+	if q, ok := s.updates.Load(set); ok {
+		return q.(string)
+	}
+	q := partialUpdate(set)
+	if s.nUpdates.Add(1) <= maxPartialUpdates {
+		s.updates.Store(set, q)
+	}
+	return q
+}
+
 // scanLocked scans a row of lockServer into the record it holds; ok is
 // false when its head does not read back.
 func scanLocked(row pgx.Row) (sv *gitops.Server, ok bool, err error) {
@@ -321,10 +339,8 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 	}
 
 	// Apply the updates in order, each to the record the ones before left.
-	existed := make(map[gitops.Key]bool, len(cur))
-	for k := range cur {
-		existed[k] = true
-	}
+	// locked keeps the records as the rows hold them.
+	locked := maps.Clone(cur)
 	outs = make([]gitops.Outcome, len(us))
 	changed := map[gitops.Key]bool{}
 	var events []*gitops.Event
@@ -387,8 +403,9 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 		head := cur[k].AppendJSONHead(nil)
 		heads[k] = head
 		args := append(serverArgs(cur[k]), head)
-		if existed[k] {
-			b.Queue(updateServer, args...)
+		if was := locked[k]; was != nil {
+			set := changedArgs(serverArgs(was), args)
+			b.Queue(s.updateOf(set), set.appendArgs(nil, args)...)
 		} else {
 			b.Queue(insertServer, args...)
 		}

@@ -9,7 +9,9 @@ import (
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/internal/index"
 	"github.com/gitops-status/gitops-status/postgres/pgtest"
+	"github.com/gitops-status/gitops-status/storetest"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // TestLockedRowsReadFromHeads: the record an update is applied to, read
@@ -81,6 +83,52 @@ func TestLockedRowsReadFromHeads(t *testing.T) {
 		}
 		if !reflect.DeepEqual(*fromHead, fromColumns) {
 			t.Errorf("%s: head and columns differ:\n head    %#v\n columns %#v", h, *fromHead, fromColumns)
+		}
+	}
+}
+
+// TestPartialUpdatesKeepColumnsExact: after each update of a sequence that
+// changes every field in turn, the row's columns, the derived
+// stale_after_ns too, hold what writing the whole record would have
+// written: the record its head holds.
+func TestPartialUpdatesKeepColumnsExact(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	s, err := Open(ctx, url, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+
+	k := gitops.Key{ServerGroup: "web", Host: "web-01"}
+	for i, u := range storetest.ColumnUpdates(k) {
+		if _, err := s.Apply(ctx, u); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		whole, ok, err := scanLocked(conn.QueryRow(ctx, lockServer, k.ServerGroup, k.Host))
+		if err != nil || !ok {
+			t.Fatalf("update %d: the head does not read back (%v)", i, err)
+		}
+		var columns gitops.Server
+		if err := scanServer(conn.QueryRow(ctx, selectLocked, k.ServerGroup, k.Host), &columns); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(columns, *whole) {
+			t.Errorf("update %d: the columns say\n%#v\nthe record says\n%#v", i, columns, *whole)
+		}
+		var ns pgtype.Int8
+		if err := conn.QueryRow(ctx, `SELECT stale_after_ns FROM servers WHERE server_group = $1 AND host = $2`,
+			k.ServerGroup, k.Host).Scan(&ns); err != nil {
+			t.Fatal(err)
+		}
+		if want := staleAfterNS(whole.StaleAfter); ns != want {
+			t.Errorf("update %d: stale_after_ns is %v for stale_after %q, want %v", i, ns, whole.StaleAfter, want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/internal/index"
+	"github.com/gitops-status/gitops-status/storetest"
 )
 
 // TestPragmas checks that the DSN gives every connection, the writer's and
@@ -143,26 +144,7 @@ func TestPartialUpdatesKeepColumnsExact(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	k := gitops.Key{ServerGroup: "web", Host: "web-01"}
-	never := "0s"
-	hour := "1h"
-	deploy := func(sha string, labels map[string]string, staleAfter string) gitops.Update {
-		return &gitops.PipelineUpdate{ServerGroup: k.ServerGroup, Host: k.Host, ProjectName: "infra", RepoName: "web",
-			ServerType: "nginx", Environment: "prod", Status: gitops.StatusSynced, ChangedFiles: []string{"a.conf", "b.conf"},
-			ValidationStatus: gitops.ValidationPassed, ValidationMessage: "ok", CommitSHA: sha, Branch: "main",
-			UpdatedBy: "ci", Labels: labels, StaleAfter: staleAfter}
-	}
-	updates := []gitops.Update{
-		deploy("aaa", map[string]string{"dc": "1"}, ""), // created: an upsert
-		deploy("bbb", map[string]string{"dc": "1"}, ""), // commit and times only
-		&gitops.CronUpdate{ServerGroup: k.ServerGroup, Host: k.Host, Status: gitops.StatusOutOfSync, ChangedFiles: []string{"a.conf"}},
-		&gitops.CronUpdate{ServerGroup: k.ServerGroup, Host: k.Host, Status: gitops.StatusOutOfSync, ChangedFiles: []string{"a.conf"}},
-		&gitops.CronUpdate{ServerGroup: k.ServerGroup, Host: k.Host, Status: gitops.StatusSynced, StaleAfter: &never},
-		deploy("ccc", map[string]string{"dc": "2", "rack": "r1"}, "30m"),
-		&gitops.CronUpdate{ServerGroup: k.ServerGroup, Host: k.Host, Status: gitops.StatusSynced, Environment: "staging", StaleAfter: &hour},
-		&gitops.PipelineUpdate{Source: gitops.SourceLegacy, ServerGroup: k.ServerGroup, Host: k.Host, Status: gitops.StatusFailed,
-			CommitSHA: "ddd", ValidationStatus: gitops.ValidationFailed, ValidationMessage: "syntax error"},
-		deploy("eee", nil, ""),
-	}
+	updates := storetest.ColumnUpdates(k)
 	for i, u := range updates {
 		if _, err := s.Apply(ctx, u); err != nil {
 			t.Fatalf("update %d: %v", i, err)
