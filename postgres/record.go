@@ -47,12 +47,6 @@ type argSet uint32
 // headArg is the head's position among a row write's arguments.
 const headArg = 27
 
-// allArgs is every argument of a row write but the key.
-const allArgs = argSet(1<<(headArg+1)-1) &^ 3
-
-// updateServer rewrites every column of an existing row.
-var updateServer = partialUpdate(allArgs)
-
 // changedArgs returns the set of after's arguments (serverArgs and a head)
 // that differ from before's (serverArgs). The head is always in it: its
 // times move with every update.
