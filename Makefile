@@ -31,10 +31,6 @@ bench: ## micro-benchmarks; compare runs with benchstat
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.txt
 
 bench-load: ## the load benchmark at 1,000 / 10,000 / 100,000 servers (SQLite, and PostgreSQL when reachable)
-	# A new database each time: earlier runs leave dead rows behind, and this
-	# machine's PostgreSQL runs with autovacuum off (see docs/performance.md).
-	-dropdb -h 127.0.0.1 -U postgres --if-exists gitops_bench 2>/dev/null
-	-createdb -h 127.0.0.1 -U postgres gitops_bench 2>/dev/null
 	$(GO) run ./bench/load -n 1000,10000,100000 -duration 10s
 
 FUZZTIME ?= 30s

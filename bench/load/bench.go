@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -107,8 +109,11 @@ func (b *bench) runSize(ctx context.Context, be backend, n int) (sizeResult, err
 	t := newTarget(svc.base(), b.client, n)
 
 	if be.dbURL != "" {
-		if err := b.emptyDatabase(ctx, svc, t); err != nil {
-			return res, err
+		if err := b.recreateDatabase(ctx); err != nil {
+			b.logf("%s: could not recreate database %q (%v); emptying it through the API", be.name, b.cfg.pgDB, err)
+			if err := b.emptyDatabase(ctx, svc, t); err != nil {
+				return res, err
+			}
 		}
 	}
 	ready, err := svc.start(ctx, b.cfg.readyTimeout)
@@ -282,6 +287,28 @@ func seed(ctx context.Context, t *target, n, conc int) error {
 	return parallel(ctx, n, conc, func(i int) error {
 		return t.postJSON(ctx, "/status/pipeline", newPipelineBody(i, shaFor(0, i, 0)))
 	})
+}
+
+// recreateDatabase drops and creates -pg-db with psql, so that each size
+// starts on a fresh database as the SQLite runs start on a fresh data dir:
+// rows an earlier size left, even deleted, would stay behind as dead rows
+// until a VACUUM, slowing the next size down on a server without
+// autovacuum. It fails when psql is missing or may not create databases.
+func (b *bench) recreateDatabase(ctx context.Context) error {
+	if b.cfg.pgDB == "" {
+		return errors.New("no -pg-db to recreate")
+	}
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		return err
+	}
+	db := `"` + strings.ReplaceAll(b.cfg.pgDB, `"`, `""`) + `"`
+	out, err := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", b.cfg.pgURL,
+		"-c", "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)", "-c", "CREATE DATABASE "+db).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 // emptyDatabase deletes, through the service's API, every server an earlier

@@ -22,10 +22,12 @@
 //
 // The service is built with `go build ./cmd/gitops-status` unless -bin
 // names a binary. PostgreSQL runs use the database -pg-db on the server of
-// -pg-url, which must exist (`createdb gitops_bench`); servers an earlier
-// run left there are deleted through the API first, so two runs must not
-// share the database at once. When nothing listens at the default -pg-url,
-// or the service cannot start with it, PostgreSQL is skipped.
+// -pg-url, which they drop and create again with psql before each size;
+// without psql, or without the right to create databases, the database
+// must exist and the servers an earlier run left there are deleted through
+// the API instead. Two runs must not share the database at once. When
+// nothing listens at the default -pg-url, or the service cannot start with
+// it, PostgreSQL is skipped.
 package main
 
 import (
@@ -101,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	wls := fs.String("workloads", strings.Join(workloadNames, ","), "comma-separated workloads to run")
 	fs.IntVar(&c.conc, "c", 0, "client concurrency for every workload (default: 32, read_all 8)")
 	fs.StringVar(&c.pgURL, "pg-url", defaultPGURL, `PostgreSQL server to also benchmark ("" to skip)`)
-	fs.StringVar(&c.pgDB, "pg-db", "gitops_bench", "database on the -pg-url server to use; it must exist")
+	fs.StringVar(&c.pgDB, "pg-db", "gitops_bench", "database on the -pg-url server to use; dropped and created again (with psql) before each size")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&c.kill9, "kill9", false, "kill -9 the service during writes and check no acknowledged write is lost")
 	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile and a 1 s execution trace of the service during each workload to this directory (backend-N-workload.pprof, .trace)")
