@@ -231,7 +231,7 @@ func (s *Store) updateOf(set argSet) string {
 		return q.(string)
 	}
 	q := partialUpdate(set)
-	if s.nUpdates.Add(1) <= maxPartialUpdates {
+	if s.nUpdates.Load() < maxPartialUpdates && s.nUpdates.Add(1) <= maxPartialUpdates {
 		s.updates.Store(set, q)
 	}
 	return q
