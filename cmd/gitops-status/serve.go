@@ -220,6 +220,12 @@ func importOnFirstStart(ctx context.Context, store gitops.Store, cfg serveConfig
 	}
 	logger.Info("imported status.json on first start", "file", cfg.ImportFile, "format", doc.Format,
 		"imported", len(doc.Servers), "skipped", len(doc.Skipped))
+	// The file, its parsed records and the import's batches are garbage
+	// now, several times the size of what the store keeps: hand their
+	// memory back to the system at once instead of over the runtime's
+	// background release (at 100,000 servers, RSS right after the import
+	// went from ~345 MiB to the ~170 MiB it settles at).
+	debug.FreeOSMemory()
 }
 
 // pruneEvents deletes events past the retention now and every hour.
