@@ -11,6 +11,7 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/internal/index"
+	"github.com/gitops-status/gitops-status/internal/rowargs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -212,12 +213,10 @@ func (s *Store) applyUpdates(us []gitops.Update) ([]gitops.Outcome, error) {
 // pipeline writes per second and ~8 % less of the service's CPU per write).
 // A row whose head does not read back (NULL after an older binary wrote
 // the row, see migration 0003) is read again from its columns
-// (selectLocked), as every row is when this build's heads do not read back
-// (lockServerColumns).
+// (selectLocked), as every row is when this build's heads do not read back.
 const (
-	lockServer        = `SELECT head, imported, legacy_written_at FROM servers WHERE server_group = $1 AND host = $2 FOR UPDATE`
-	lockServerColumns = selectServer + ` WHERE server_group = $1 AND host = $2 FOR UPDATE`
-	selectLocked      = selectServer + ` WHERE server_group = $1 AND host = $2`
+	lockServer   = `SELECT head, imported, legacy_written_at FROM servers WHERE server_group = $1 AND host = $2 FOR UPDATE`
+	selectLocked = selectServer + ` WHERE server_group = $1 AND host = $2`
 )
 
 // maxPartialUpdates bounds the UPDATE texts updateOf keeps. A pipeline or
@@ -226,7 +225,7 @@ const (
 const maxPartialUpdates = 64
 
 // updateOf returns partialUpdate(set), built once per set.
-func (s *Store) updateOf(set argSet) string {
+func (s *Store) updateOf(set rowargs.Set) string {
 	if q, ok := s.updates.Load(set); ok {
 		return q.(string)
 	}
@@ -238,12 +237,13 @@ func (s *Store) updateOf(set argSet) string {
 }
 
 // scanLocked scans a row of lockServer into the record it holds; ok is
-// false when its head does not read back.
-func scanLocked(row pgx.Row) (sv *gitops.Server, ok bool, err error) {
+// false when its head does not read back, or decode is false (this
+// build's heads do not read back).
+func scanLocked(row pgx.Row, decode bool) (sv *gitops.Server, ok bool, err error) {
 	var head []byte
 	var imported bool
 	var legacy pgtype.Timestamptz
-	if err := row.Scan(&head, &imported, &legacy); err != nil {
+	if err := row.Scan(&head, &imported, &legacy); err != nil || !decode {
 		return nil, false, err
 	}
 	s, err := index.DecodeHead(head)
@@ -286,14 +286,10 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 
 	// Round trip 1: begin and lock the rows, one statement per row in key
 	// order, which is the order the rows are locked in.
-	lock := lockServer
-	if !s.headsOK {
-		lock = lockServerColumns
-	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	for _, k := range keys {
-		b.Queue(lock, k.ServerGroup, k.Host)
+		b.Queue(lockServer, k.ServerGroup, k.Host)
 	}
 	br := conn.SendBatch(ctx, b)
 	cur := make(map[gitops.Key]*gitops.Server, len(keys))
@@ -304,13 +300,8 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 			break
 		}
 		var sv *gitops.Server
-		ok := true
-		if s.headsOK {
-			sv, ok, err = scanLocked(br.QueryRow())
-		} else {
-			sv = new(gitops.Server)
-			err = scanServer(br.QueryRow(), sv)
-		}
+		var ok bool
+		sv, ok, err = scanLocked(br.QueryRow(), s.headsOK)
 		switch {
 		case err == nil && ok:
 			cur[k] = sv
@@ -405,7 +396,7 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 		args := append(serverArgs(cur[k]), head)
 		if was := locked[k]; was != nil {
 			set := changedArgs(serverArgs(was), args)
-			b.Queue(s.updateOf(set), set.appendArgs(nil, args)...)
+			b.Queue(s.updateOf(set), set.Append([]any{args[0], args[1]}, args)...)
 		} else {
 			b.Queue(insertServer, args...)
 		}

@@ -64,7 +64,7 @@ func TestLockedRowsReadFromHeads(t *testing.T) {
 	}
 	defer tx.Rollback(ctx)
 	for _, h := range []string{"tricky", "legacy", "piped", "old"} {
-		fromHead, ok, err := scanLocked(tx.QueryRow(ctx, lockServer, "grp", h))
+		fromHead, ok, err := scanLocked(tx.QueryRow(ctx, lockServer, "grp", h), true)
 		if err != nil {
 			t.Fatalf("%s: %v", h, err)
 		}
@@ -111,7 +111,7 @@ func TestPartialUpdatesKeepColumnsExact(t *testing.T) {
 		if _, err := s.Apply(ctx, u); err != nil {
 			t.Fatalf("update %d: %v", i, err)
 		}
-		whole, ok, err := scanLocked(conn.QueryRow(ctx, lockServer, k.ServerGroup, k.Host))
+		whole, ok, err := scanLocked(conn.QueryRow(ctx, lockServer, k.ServerGroup, k.Host), true)
 		if err != nil || !ok {
 			t.Fatalf("update %d: the head does not read back (%v)", i, err)
 		}
@@ -130,5 +130,35 @@ func TestPartialUpdatesKeepColumnsExact(t *testing.T) {
 		if want := staleAfterNS(whole.StaleAfter); ns != want {
 			t.Errorf("update %d: stale_after_ns is %v for stale_after %q, want %v", i, ns, whole.StaleAfter, want)
 		}
+	}
+}
+
+// TestUpdatesWithoutReadableHeads: a build whose heads do not read back
+// reads every locked row from its columns, and its updates store what a
+// build that decodes heads stores.
+func TestUpdatesWithoutReadableHeads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	k := gitops.Key{ServerGroup: "web", Host: "web-01"}
+	final := make([]gitops.Server, 2)
+	for i, decode := range []bool{true, false} {
+		clock := storetest.NewClock(time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC), time.Second)
+		s, err := Open(ctx, pgtest.NewDatabase(t), gitops.StoreOptions{Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		s.headsOK = decode
+		for j, u := range storetest.ColumnUpdates(k) {
+			if _, err := s.Apply(ctx, u); err != nil {
+				t.Fatalf("decode=%v, update %d: %v", decode, j, err)
+			}
+		}
+		if final[i], err = s.Get(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(final[0], final[1]) {
+		t.Errorf("reading locked rows from their columns stored\n%#v\nfrom their heads\n%#v", final[1], final[0])
 	}
 }

@@ -62,7 +62,7 @@ type Store struct {
 	// headsOK says index.DecodeHead reads this build's heads back
 	// exactly, so updates read the rows they lock from their heads.
 	headsOK bool
-	// updates holds the UPDATE of each set of columns (argSet to string),
+	// updates holds the UPDATE of each set of columns (rowargs.Set to string),
 	// nUpdates counts the sets seen (see updateOf).
 	updates  sync.Map
 	nUpdates atomic.Int32

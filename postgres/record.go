@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/rowargs"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -40,24 +41,14 @@ const insertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_ns
 		` + changeSetting + `)
 	RETURNING pg_current_xact_id()::text`
 
-// argSet is a set of the arguments of a row write (serverArgs, then the
-// head) by position: bit i is argument i. It never holds the key (0, 1).
-type argSet uint32
-
-// headArg is the head's position among a row write's arguments.
+// headArg is the head's position among a row write's arguments
+// (serverArgs, then the head).
 const headArg = 27
 
-// changedArgs returns the set of after's arguments (serverArgs and a head)
-// that differ from before's (serverArgs). The head is always in it: its
-// times move with every update.
-func changedArgs(before, after []any) argSet {
-	set := argSet(1) << headArg
-	for i := 2; i < headArg; i++ {
-		if !sameArg(before[i], after[i]) {
-			set |= 1 << i
-		}
-	}
-	return set
+// changedArgs returns the arguments of after (serverArgs and a head) that
+// differ from before's (serverArgs; see rowargs.Changed).
+func changedArgs(before, after []any) rowargs.Set {
+	return rowargs.Changed(before, after, sameArg)
 }
 
 func sameArg(a, b any) bool {
@@ -76,24 +67,12 @@ func sameArg(a, b any) bool {
 	}
 }
 
-// appendArgs appends the key and then the arguments of args in set, in
-// order, as partialUpdate(set) takes them.
-func (set argSet) appendArgs(dst, args []any) []any {
-	dst = append(dst, args[0], args[1])
-	for i := 2; i < len(args); i++ {
-		if set&(1<<i) != 0 {
-			dst = append(dst, args[i])
-		}
-	}
-	return dst
-}
-
 // partialUpdate is the UPDATE of an existing row that sets the columns of
 // set, keyed on $1, $2, its other arguments in order; it stamps the row
 // with the transaction's change number and returns the transaction's id.
 // An update sets only what it changed: fewer values to send and bind
 // (on the development machine, ~4 % more writes per second).
-func partialUpdate(set argSet) string {
+func partialUpdate(set rowargs.Set) string {
 	var b strings.Builder
 	b.WriteString("UPDATE servers SET ")
 	n := 3

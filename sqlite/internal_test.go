@@ -123,7 +123,7 @@ func TestArgColumns(t *testing.T) {
 		t.Fatalf("%d argColumns for %d serverArgs", len(argColumns), n)
 	}
 	args := serverArgs(nil, &sv, sv.AppendJSONHead(nil))
-	if got := allArgs.appendArgs(nil, args); len(got) != len(args)-2 || got[0] != args[2] {
+	if got := allArgs.Append(nil, args); len(got) != len(args)-2 || got[0] != args[2] {
 		t.Errorf("allArgs picks %d of the %d arguments, starting with %v", len(got), len(args), got[0])
 	}
 	insert := strings.Join(strings.Fields(serverColumns+", stale_after_us, head"), " ")

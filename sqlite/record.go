@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/rowargs"
 )
 
 // serverColumns are the servers columns a record is read from, in scan
@@ -232,47 +233,26 @@ func serverArgs(args []any, s *gitops.Server, head []byte) []any {
 // argColumns names the column of each serverArgs argument, in order.
 var argColumns = append(strings.Split(strings.Join(strings.Fields(serverColumns), ""), ","), "stale_after_us", "head")
 
-// argSet is a set of serverArgs arguments, by position (bit i is
-// argument i). It holds no key argument (the first two).
-type argSet uint32
-
 // allArgs is every serverArgs argument but the key.
-var allArgs = argSet(1<<len(argColumns)-1) &^ 3
+var allArgs = rowargs.Set(1<<len(argColumns)-1) &^ 3
 
 // updateServer rewrites every column of an existing row. The writer uses
 // it when its index says the row exists (a plain UPDATE skips the failed
 // insert an upsert tries first) and it does not know what changed.
 var updateServer = partialUpdate(allArgs)
 
-// changedArgs returns the arguments of after, beyond the key, that differ
-// from before's (both serverArgs of the same key); the head always counts
-// as changed. Every argument but the head is a string, an int64 or nil.
-func changedArgs(before, after []any) argSet {
-	var set argSet
-	last := len(after) - 1 // the head
-	for i := 2; i < last; i++ {
-		if before[i] != after[i] {
-			set |= 1 << i
-		}
-	}
-	return set | 1<<last
-}
-
-// appendArgs appends to dst the arguments of args that are in set, in order.
-func (set argSet) appendArgs(dst, args []any) []any {
-	for i := range args {
-		if set&(1<<i) != 0 {
-			dst = append(dst, args[i])
-		}
-	}
-	return dst
+// changedArgs returns the arguments of after that differ from before's
+// (both serverArgs of the same key; see rowargs.Changed). Every argument
+// but the head is a string, an int64 or nil, so == compares them.
+func changedArgs(before, after []any) rowargs.Set {
+	return rowargs.Changed(before, after, func(a, b any) bool { return a == b })
 }
 
 // partialUpdate is the UPDATE that sets the columns of set, taking their
 // arguments in order and then the key, as writer.writeRow binds them;
 // plain ? parameters, since the driver binds numbered ones by name, which
 // allocates.
-func partialUpdate(set argSet) string {
+func partialUpdate(set rowargs.Set) string {
 	var b strings.Builder
 	b.WriteString("UPDATE servers SET ")
 	n := 0

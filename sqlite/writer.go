@@ -10,6 +10,7 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/internal/index"
+	"github.com/gitops-status/gitops-status/internal/rowargs"
 )
 
 // request is one write waiting for the writer. fn runs inside the batch's
@@ -63,7 +64,7 @@ type writer struct {
 	updArgs []any // update arguments, reused
 	// updates are the UPDATE statements that set some columns only, by
 	// the set they set (see updateOf).
-	updates map[argSet]*sql.Stmt
+	updates map[rowargs.Set]*sql.Stmt
 }
 
 func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, in index.Interner) (*writer, error) {
@@ -106,7 +107,7 @@ const maxPartialUpdates = 64
 
 // updateOf returns the prepared UPDATE that sets the columns of changed,
 // preparing it the first time; nil when it cannot.
-func (w *writer) updateOf(changed argSet) *sql.Stmt {
+func (w *writer) updateOf(changed rowargs.Set) *sql.Stmt {
 	if st, ok := w.updates[changed]; ok {
 		return st
 	}
@@ -118,7 +119,7 @@ func (w *writer) updateOf(changed argSet) *sql.Stmt {
 		return nil
 	}
 	if w.updates == nil {
-		w.updates = map[argSet]*sql.Stmt{}
+		w.updates = map[rowargs.Set]*sql.Stmt{}
 	}
 	w.updates[changed] = st
 	return st
@@ -453,7 +454,7 @@ func (w *writer) storeApplied(a *applied, exists bool) error {
 // empty, is the set of args that differ from the stored row: then only
 // those columns are set, which spares binding the others and updating
 // the indexes of columns that did not change.
-func (w *writer) writeRow(args []any, changed argSet, exists bool) error {
+func (w *writer) writeRow(args []any, changed rowargs.Set, exists bool) error {
 	bg := context.Background()
 	if exists {
 		st := w.update
@@ -465,7 +466,7 @@ func (w *writer) writeRow(args []any, changed argSet, exists bool) error {
 			}
 		}
 		// The arguments of the columns set, then the key.
-		w.updArgs = append(changed.appendArgs(w.updArgs[:0], args), args[0], args[1])
+		w.updArgs = append(changed.Append(w.updArgs[:0], args), args[0], args[1])
 		res, err := st.ExecContext(bg, w.updArgs...)
 		clear(w.updArgs)
 		if err != nil {
@@ -489,7 +490,7 @@ type applied struct {
 	evArgs []any // eventArgs, when out.Event is not nil
 	// changed is the set of args that differ from the record the update
 	// was applied to (see changedArgs), 0 when there was none.
-	changed argSet
+	changed rowargs.Set
 }
 
 // apply applies u to cur (nil: the server does not exist), whose head is
