@@ -132,6 +132,8 @@ func (c *Client) do(ctx context.Context, policy RetryPolicy, method, path string
 			return nil, err
 		case ctx.Err() != nil && last != nil:
 			return nil, final(last, target, n)
+		case permanent(err):
+			return nil, final(err, target, n)
 		default:
 			last = err
 		}

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -87,7 +89,8 @@ func (e *Error) Temporary() bool {
 }
 
 // UnreachableError is returned when no attempt got an answer from the
-// server: connection refused, DNS, TLS and timeout errors. Err is the last
+// server: connection refused, DNS, TLS and timeout errors. An untrusted or
+// mismatched server certificate is not retried. Err is the last
 // attempt's error (or, when the deadline cut the last attempt short, the
 // error of the one before, which says why the server could not be reached).
 type UnreachableError struct {
@@ -123,8 +126,21 @@ func Temporary(err error) bool {
 	case errors.As(err, &ae):
 		return ae.Temporary()
 	case errors.As(err, &ue):
-		return !errors.Is(err, context.Canceled)
+		return !errors.Is(err, context.Canceled) && !permanent(err)
 	default:
 		return errors.Is(err, context.DeadlineExceeded)
 	}
+}
+
+// permanent reports whether a transport error is one that trying again
+// cannot cure: the server's certificate is not trusted or does not match
+// its name (a missing --ca-file, a wrong URL).
+func permanent(err error) bool {
+	var (
+		cv *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		hn x509.HostnameError
+		ci x509.CertificateInvalidError
+	)
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
 }

@@ -9,9 +9,10 @@ import (
 )
 
 // RetryPolicy says how often and how patiently a request is sent again after
-// a transient failure: a connection error (refused, reset, DNS, TLS
-// handshake, a timed-out attempt), a 5xx answer or a 429. Any other 4xx
-// answer is the request's own fault and is never retried.
+// a transient failure: a connection error (refused, reset, DNS, a timed-out
+// attempt), a 5xx answer or a 429. Any other 4xx answer is the request's own
+// fault and is never retried, and neither is a server certificate that is
+// not trusted.
 //
 // The wait before try n+1 is InitialDelay·2ⁿ⁻¹, at most MaxDelay, of which
 // the fraction Jitter is random (so clients that failed together do not

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -194,5 +195,27 @@ func TestRetry_canceledContextStops(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, cancel)
 	if _, err := c.Cron(ctx, report()); err == nil {
 		t.Fatal("a canceled report succeeded")
+	}
+}
+
+func TestRetry_untrustedCertificateIsNotRetried(t *testing.T) {
+	h := &counting{h: newAPI(t)}
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	c, err := client.New(srv.URL, client.WithRetry(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = c.Cron(ctx, report())
+	var ue *client.UnreachableError
+	if !errors.As(err, &ue) || ue.Attempts != 1 || client.Temporary(err) || ctx.Err() != nil {
+		t.Fatalf("error %v (temporary %v, context %v), want one attempt and a permanent error", err, client.Temporary(err), ctx.Err())
+	}
+	// Trusting the server's CA makes it work.
+	c, _ = client.New(srv.URL, client.WithHTTPClient(srv.Client()))
+	if _, err := c.Cron(ctx, report()); err != nil {
+		t.Fatal(err)
 	}
 }

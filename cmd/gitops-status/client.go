@@ -130,12 +130,13 @@ func failure(stderr io.Writer, what string, err error) int {
 	case errors.As(err, &ae):
 		fmt.Fprintf(stderr, "gitops-status: %s failed: the server answered %d %s after %d attempts: %s\n", what, ae.StatusCode, http.StatusText(ae.StatusCode), ae.Attempts, ae.Message)
 		return exitUnreachable
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "gitops-status: %s failed: %v\n", what, err)
-		if errors.Is(err, context.Canceled) {
-			return exitRefused
-		}
-		return exitUnreachable
+	case errors.As(err, &ue) && errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "gitops-status: %s interrupted: %v\n", what, err)
+		return exitRefused
+	case errors.As(err, &ue) && !gsclient.Temporary(err):
+		// The server's certificate: retrying cannot help, a flag can.
+		fmt.Fprintf(stderr, "gitops-status: %s failed: %v (--ca-file adds a private CA)\n", what, err)
+		return exitRefused
 	case gsclient.Temporary(err):
 		fmt.Fprintf(stderr, "gitops-status: %s failed: %v\n", what, err)
 		return exitUnreachable
