@@ -149,7 +149,7 @@ func AuthorizeGroup(p *Principal, g, action string) error {
 // ErrTokenMissing is the EUNAUTHORIZED error of a request without a token
 // on a route that needs scope need.
 func ErrTokenMissing(need Scope, action string) *Error {
-	return Errorf(EUNAUTHORIZED, "%s needs a bearer token with the %s scope: send \"Authorization: Bearer <token>\"", action, need)
+	return Errorf(EUNAUTHORIZED, "%s needs a bearer token with the %s scope: send the header \"Authorization: Bearer TOKEN\"", action, need)
 }
 
 // ErrTokenUnknown is the EUNAUTHORIZED error of a well-formed bearer token
@@ -161,7 +161,7 @@ func ErrTokenUnknown() *Error {
 // ErrTokenMalformed is the EUNAUTHORIZED error of an Authorization header
 // that is not "Bearer <token>"; why says what is wrong with it.
 func ErrTokenMalformed(why string) *Error {
-	return Errorf(EUNAUTHORIZED, "the Authorization header %s; send \"Authorization: Bearer <token>\"", why)
+	return Errorf(EUNAUTHORIZED, "the Authorization header %s; send the header \"Authorization: Bearer TOKEN\"", why)
 }
 
 // ErrScopeMissing is the EFORBIDDEN error of a token without the scope

@@ -154,7 +154,7 @@ func TestAuthorize(t *testing.T) {
 		{"protected reads, read token", reader, gitops.ScopeRead, true, "", ""},
 		{"protected reads, admin token", admin, gitops.ScopeRead, true, "", ""},
 		{"protected reads, write token", ci, gitops.ScopeRead, true, gitops.EFORBIDDEN, `token "woodpecker" lacks the read scope`},
-		{"write, no token", nil, gitops.ScopePipeline, false, gitops.EUNAUTHORIZED, `POST /status/pipeline needs a bearer token with the pipeline scope: send "Authorization: Bearer <token>"`},
+		{"write, no token", nil, gitops.ScopePipeline, false, gitops.EUNAUTHORIZED, `POST /status/pipeline needs a bearer token with the pipeline scope: send the header "Authorization: Bearer TOKEN"`},
 		{"write, read token", reader, gitops.ScopePipeline, false, gitops.EFORBIDDEN,
 			`token "grafana" lacks the pipeline scope needed for POST /status/pipeline; it has "read"`},
 		{"write, pipeline token", ci, gitops.ScopePipeline, false, "", ""},

@@ -63,7 +63,7 @@ func TestAuthRefusals(t *testing.T) {
 		challenge string
 	}{
 		{"no token", "POST", "/status/pipeline", body, nil, 401, "",
-			`POST /status/pipeline needs a bearer token with the pipeline scope: send "Authorization: Bearer <token>"`, `Bearer realm="gitops-status"`},
+			`POST /status/pipeline needs a bearer token with the pipeline scope: send the header "Authorization: Bearer TOKEN"`, `Bearer realm="gitops-status"`},
 		{"unknown token", "POST", "/status/pipeline", body, []string{bearer("nope-0123456789abcdef")}, 401, "",
 			"the bearer token is not one this server knows", `Bearer realm="gitops-status", error="invalid_token"`},
 		{"basic auth", "POST", "/status/pipeline", body, []string{"Authorization: Basic dXNlcjpwYXNz"}, 401, "",

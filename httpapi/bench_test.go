@@ -102,7 +102,7 @@ func benchmarkPost(b *testing.B, path string, body func(host string) string) {
 }
 
 // fillServers imports n servers in one transaction.
-func fillServers(b *testing.B, st gitops.Store, n int) {
+func fillServers(b testing.TB, st gitops.Store, n int) {
 	b.Helper()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	servers := make([]gitops.Server, n)

@@ -50,6 +50,12 @@ type Config struct {
 	// LegacyGroup is the server_group legacy v1 updates go to and that
 	// GET /api/status?server=HOST prefers; "" means the v1 repo.
 	LegacyGroup string
+	// WriteTimeout, when set, is the server's write timeout (the
+	// http.Server's): a long list answer moves the connection's write
+	// deadline this far ahead before each chunk it writes, so a client that
+	// keeps reading gets the whole answer however long it is, and one that
+	// stops reading is dropped after this long. 0 leaves deadlines alone.
+	WriteTimeout time.Duration
 	// Auth checks bearer tokens; nil turns authentication off, as in v2.0:
 	// every route is open and updated_by is what the body says.
 	Auth Authenticator
@@ -77,6 +83,7 @@ type Server struct {
 	maxClockSkew time.Duration
 	legacyGroup  string
 	auth         Authenticator
+	writeTimeout time.Duration
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -114,6 +121,7 @@ func New(cfg Config) *Server {
 		maxClockSkew: cfg.MaxClockSkew,
 		legacyGroup:  cfg.LegacyGroup,
 		auth:         cfg.Auth,
+		writeTimeout: cfg.WriteTimeout,
 		mux:          http.NewServeMux(),
 	}
 	if s.log == nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
 )
@@ -222,6 +223,7 @@ func (s *Server) writeArray(w http.ResponseWriter, r *http.Request, n, total int
 			panic(http.ErrAbortHandler)
 		}
 		if len(b) >= listChunk {
+			s.extendWriteDeadline(w)
 			if !started {
 				h["Content-Type"] = jsonContentType
 				h["X-Content-Type-Options"] = noSniff
@@ -237,11 +239,21 @@ func (s *Server) writeArray(w http.ResponseWriter, r *http.Request, n, total int
 	}
 	b = append(b, ']', '\n')
 	if started {
+		s.extendWriteDeadline(w)
 		_, _ = w.Write(b)
 	} else {
 		writeJSONBytes(w, http.StatusOK, b)
 	}
 	s.putBuf(b)
+}
+
+// extendWriteDeadline gives the client s.writeTimeout to take the next
+// chunk of a long answer. Writers that cannot (a test recorder) are left
+// as they are.
+func (s *Server) extendWriteDeadline(w http.ResponseWriter) {
+	if s.writeTimeout > 0 {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.writeTimeout))
+	}
 }
 
 func mustMarshal(v any) []byte {
