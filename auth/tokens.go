@@ -57,7 +57,7 @@ func (t *Tokens) Names() []string {
 // constant time, without stopping at a match, so neither the answer's time
 // nor its position tells which token matched or how much of one did.
 func (t *Tokens) Lookup(token string) *gitops.Principal {
-	d := sha256.Sum256([]byte(token))
+	d := digest(token)
 	found := -1
 	for i := range t.entries {
 		eq := subtle.ConstantTimeCompare(d[:], t.entries[i].digest[:])
@@ -67,6 +67,16 @@ func (t *Tokens) Lookup(token string) *gitops.Principal {
 		return nil
 	}
 	return t.entries[found].principal
+}
+
+// digest is the SHA-256 of token. A token of usual length is copied to
+// the stack rather than converted, which would allocate on every request.
+func digest(token string) [sha256.Size]byte {
+	var buf [128]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], token...))
+	}
+	return sha256.Sum256([]byte(token))
 }
 
 // HashToken returns the lower-case hex SHA-256 of a token: what a tokens
