@@ -1,5 +1,9 @@
 # gitops-status — build, test and measure.
 GO       ?= go
+# The toolchain everything is built and tested with (see README, Development):
+# the machine's Go 1.26.8 has standard-library vulnerabilities fixed only in
+# a newer one. The go command fetches it from the module proxy once.
+export GOTOOLCHAIN ?= go1.27.3
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
