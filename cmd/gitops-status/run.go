@@ -15,7 +15,8 @@ Usage:
   gitops-status import [flags] FILE import a v1 or v2 status.json into the store
   gitops-status export [flags]      write every server as a v2 status.json on stdout
   gitops-status migrate [flags]     apply database migrations and exit
-  gitops-status version             print the version
+  gitops-status healthcheck [flags] exit 0 when the server on --addr answers GET /ready
+  gitops-status version             print the version, commit and build date
 
 Every flag is also an environment variable: --data-dir is GITOPS_STATUS_DATA_DIR.
 Run "gitops-status COMMAND -h" for a command's flags.
@@ -38,8 +39,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, version s
 		err = runExport(ctx, rest, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, rest, stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "gitops-status %s\n", version)
+		printVersion(stdout, version)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
