@@ -173,6 +173,8 @@ func (s *Server) routes() []route {
 
 		{"GET", "/api/status", s.handleLegacyGet},
 		{"POST", "/api/status", s.handleLegacyPost},
+
+		{"GET", "/openapi.yaml", s.handleOpenAPI},
 	}
 }
 
