@@ -411,7 +411,9 @@ func describe(errs []*errors.ValidationError) string {
 // real stores fail then, with EUNAVAILABLE.
 type downStore struct{ gitops.Store }
 
-func unavailable() error { return gitops.Errorf(gitops.EUNAVAILABLE, "database unavailable: connection refused") }
+func unavailable() error {
+	return gitops.Errorf(gitops.EUNAVAILABLE, "database unavailable: connection refused")
+}
 
 func (downStore) Apply(context.Context, gitops.Update) (gitops.Outcome, error) {
 	return gitops.Outcome{}, unavailable()
