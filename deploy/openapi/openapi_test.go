@@ -25,6 +25,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/errors"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/auth"
 	"github.com/gitops-status/gitops-status/httpapi"
 	"github.com/gitops-status/gitops-status/sqlite"
 )
@@ -35,6 +36,12 @@ type server struct {
 }
 
 func newServer(t *testing.T, wrap func(gitops.Store) gitops.Store) server {
+	return newServerWith(t, wrap, nil)
+}
+
+// newServerWith is newServer with authentication from a tokens document;
+// nil leaves it off.
+func newServerWith(t *testing.T, wrap func(gitops.Store) gitops.Store, tokens *string) server {
 	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "status.db"), gitops.StoreOptions{StaleAfter: time.Hour})
 	if err != nil {
@@ -45,7 +52,15 @@ func newServer(t *testing.T, wrap func(gitops.Store) gitops.Store) server {
 	if wrap != nil {
 		store = wrap(st)
 	}
-	ts := httptest.NewServer(httpapi.New(httpapi.Config{Store: store, Version: "test", MaxBodyBytes: 4096}).Handler())
+	cfg := httpapi.Config{Store: store, Version: "test", MaxBodyBytes: 4096}
+	if tokens != nil {
+		a, _, err := auth.New(auth.Config{Inline: *tokens})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Auth = a
+	}
+	ts := httptest.NewServer(httpapi.New(cfg).Handler())
 	t.Cleanup(ts.Close)
 	return server{URL: ts.URL}
 }
@@ -317,6 +332,46 @@ func TestUnavailableAnswersValidate(t *testing.T) {
 	}
 }
 
+// TestAuthAnswersValidate: with a tokens file holding a read token, the
+// scopes the document lists are the ones enforced, and the 401 and 403
+// answers validate.
+func TestAuthAnswersValidate(t *testing.T) {
+	tokens := `tokens:
+  - {name: ci, token: "ci-token-0123456789abcdef", scopes: [pipeline, cron], groups: ["rsyslog-*"]}
+  - {name: grafana, token: "read-token-0123456789abcdef", scopes: [read]}
+  - {name: ops, token: "admin-token-0123456789abcdef", scopes: [admin]}
+`
+	s := newServerWith(t, nil, &tokens)
+	_, answers, requests := document(t, s)
+	bearer := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+	ci, grafana, ops := bearer("ci-token-0123456789abcdef"), bearer("read-token-0123456789abcdef"), bearer("admin-token-0123456789abcdef")
+	none := []string{"Authorization", ""}
+	for _, ex := range []exchange{
+		{"GET /", "GET", "/", "", nil, 200},
+		{"GET /health", "GET", "/health", "", nil, 200},
+		{"GET /ready", "GET", "/ready", "", nil, 200},
+		{"GET /openapi.yaml", "GET", "/openapi.yaml", "", nil, 200},
+		{"POST /status/pipeline", "POST", "/status/pipeline", pipelineReport, ci, 200},
+		{"POST /status/pipeline", "POST", "/status/pipeline", pipelineReport, none, 401},
+		{"POST /status/pipeline", "POST", "/status/pipeline", pipelineReport, bearer("wrong-token-0123456789"), 401},
+		{"POST /status/pipeline", "POST", "/status/pipeline", `{"server_group":"web","host":"w1","status":"synced"}`, ci, 403},
+		{"POST /status/cron", "POST", "/status/cron", cronReport, grafana, 403},
+		{"POST /status/cron", "POST", "/status/cron", cronReport, ci, 200},
+		{"GET /status", "GET", "/status", "", nil, 401},
+		{"GET /status", "GET", "/status", "", grafana, 200},
+		{"GET /status", "GET", "/status", "", ci, 403},
+		{"GET /status/{server_group}/{host}", "GET", "/status/rsyslog-prod/rsyslog-01", "", ops, 200},
+		{"GET /summary", "GET", "/summary", "", nil, 401},
+		{"GET /events", "GET", "/events", "", grafana, 200},
+		{"GET /api/status", "GET", "/api/status", "", nil, 401},
+		{"POST /api/status", "POST", "/api/status", `{"repo":"rsyslog-lab","server":"lab","sync_status":"SYNCED"}`, ci, 200},
+		{"DELETE /status/{server_group}/{host}", "DELETE", "/status/rsyslog-prod/rsyslog-01", "", ci, 403},
+		{"DELETE /status/{server_group}/{host}", "DELETE", "/status/rsyslog-prod/rsyslog-01", "", ops, 204},
+	} {
+		roundTrip(t, answers, requests, s, ex)
+	}
+}
+
 // TestValidatorCatchesDrift makes sure the validation above can fail: an
 // answer that lacks a field, or has one the document does not describe,
 // or has a wrong type, is reported.
@@ -360,7 +415,11 @@ func roundTrip(t *testing.T, answers, requests validator.Validator, s server, ex
 			req.Header.Set("Authorization", "Bearer "+testToken)
 		}
 		for i := 0; i+1 < len(ex.header); i += 2 {
-			req.Header.Set(ex.header[i], ex.header[i+1])
+			if ex.header[i+1] == "" {
+				req.Header.Del(ex.header[i])
+			} else {
+				req.Header.Set(ex.header[i], ex.header[i+1])
+			}
 		}
 		return req
 	}
