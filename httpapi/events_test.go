@@ -44,6 +44,7 @@ func TestEvents(t *testing.T) {
 		return tm
 	}
 	ms := func(hhmm string) string { return strconv.FormatInt(at(hhmm).UnixMilli(), 10) }
+	sec := func(hhmm string) string { return strconv.FormatInt(at(hhmm).Unix(), 10) }
 	tests := []struct {
 		query, want string
 	}{
@@ -54,6 +55,9 @@ func TestEvents(t *testing.T) {
 		{"?since=2026-04-26T10:31:00Z", "g2/x@10:33 failed,g/h@10:31 out_of_sync"},
 		{"?until=2026-04-26T10:31:00Z", "g/h@10:31 out_of_sync,g/h@10:30 synced"},
 		{"?since=" + ms("10:31") + "&until=" + ms("10:32"), "g/h@10:31 out_of_sync"},
+		// ${__from:date:seconds}: epoch seconds, not milliseconds of 1970.
+		{"?since=" + sec("10:31") + "&until=" + sec("10:32"), "g/h@10:31 out_of_sync"},
+		{"?since=" + sec("10:31") + "&until=" + ms("10:33"), "g2/x@10:33 failed,g/h@10:31 out_of_sync"},
 		{"?since=2026-04-26T13:31:00%2B03:00", "g2/x@10:33 failed,g/h@10:31 out_of_sync"},
 		{"?since=2026-04-26T13:31:00+03:00", "g2/x@10:33 failed,g/h@10:31 out_of_sync"}, // unescaped '+'
 		{"?since=2026-04-26T10:31:00", "g2/x@10:33 failed,g/h@10:31 out_of_sync"},
