@@ -34,16 +34,16 @@ func ChangesMigration(t *testing.T, open func(t *testing.T, opts gitops.StoreOpt
 		u.ValidationStatus, u.ChangedFiles = v, files
 		return u
 	}
-	step(p("a", gitops.StatusSynced, sha(1), gitops.ValidationPassed, files...))                  // created
-	step(cron("g", "a", gitops.StatusOutOfSync, "x.conf"))                                          // status, changed_files
-	step(cron("g", "a", gitops.StatusOutOfSync, "x.conf"))                                          // no event
-	step(p("a", gitops.StatusOutOfSync, sha(2), gitops.ValidationFailed, files...))                 // commit, validation, files
-	step(cron("g", "a", gitops.StatusSynced, "c.conf", "a.conf", "b.conf", "a.conf"))               // status (same set)
-	step(p("b", gitops.StatusFailed, sha(1), gitops.ValidationFailed))                              // created
-	step(p("b", gitops.StatusFailed, sha(3), gitops.ValidationFailed))                              // commit only
-	cut := clock.Now().Add(time.Second)                                                             // before the next event
-	step(p("b", gitops.StatusFailed, sha(3), gitops.ValidationPassed))                              // validation only
-	if err := s.Delete(e.ctx, gitops.Key{ServerGroup: "g", Host: "a"}); err != nil { // a's events stay
+	step(p("a", gitops.StatusSynced, sha(1), gitops.ValidationPassed, files...))      // created
+	step(cron("g", "a", gitops.StatusOutOfSync, "x.conf"))                            // status, changed_files
+	step(cron("g", "a", gitops.StatusOutOfSync, "x.conf"))                            // no event
+	step(p("a", gitops.StatusOutOfSync, sha(2), gitops.ValidationFailed, files...))   // commit, validation, files
+	step(cron("g", "a", gitops.StatusSynced, "c.conf", "a.conf", "b.conf", "a.conf")) // status (same set)
+	step(p("b", gitops.StatusFailed, sha(1), gitops.ValidationFailed))                // created
+	step(p("b", gitops.StatusFailed, sha(3), gitops.ValidationFailed))                // commit only
+	cut := clock.Now().Add(time.Second)                                               // before the next event
+	step(p("b", gitops.StatusFailed, sha(3), gitops.ValidationPassed))                // validation only
+	if err := s.Delete(e.ctx, gitops.Key{ServerGroup: "g", Host: "a"}); err != nil {  // a's events stay
 		t.Fatal(err)
 	}
 	step(cron("g", "a", gitops.StatusSynced)) // created again
