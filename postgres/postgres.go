@@ -71,6 +71,7 @@ type Store struct {
 var (
 	_ gitops.Store         = (*Store)(nil)
 	_ gitops.EncodedReader = (*Store)(nil)
+	_ gitops.SampleReader  = (*Store)(nil)
 )
 
 // Open connects to the database at url, applies the migrations it lacks

@@ -92,6 +92,7 @@ type Store struct {
 var (
 	_ gitops.Store         = (*Store)(nil)
 	_ gitops.EncodedReader = (*Store)(nil)
+	_ gitops.SampleReader  = (*Store)(nil)
 )
 
 // pragmas are set on every connection through the DSN, so every pooled
