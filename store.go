@@ -104,6 +104,20 @@ type StoreOptions struct {
 	Now func() time.Time
 	// StaleAfter is the global staleness threshold; 0 turns it off.
 	StaleAfter time.Duration
+	// ObserveBatch, when set, is called with the number of updates of each
+	// write transaction the store committed (stores commit concurrent
+	// updates together), for metrics. It runs on the store's writer: it
+	// must return at once and never call the store.
+	ObserveBatch func(updates int)
+}
+
+// BatchObserver returns o.ObserveBatch, or a function that does nothing
+// when it is nil.
+func (o StoreOptions) BatchObserver() func(int) {
+	if o.ObserveBatch == nil {
+		return func(int) {}
+	}
+	return o.ObserveBatch
 }
 
 // Clock returns o.Now, or time.Now when it is nil.

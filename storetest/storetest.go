@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T, opts gitops.StoreOptions) gitops.
 	t.Run("Ping", h.testPing)
 	t.Run("Encoded", h.testEncoded)
 	t.Run("Samples", h.testSamples)
+	t.Run("Batches", h.testBatches)
 }
 
 type harness struct {
