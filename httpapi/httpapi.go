@@ -50,6 +50,14 @@ type Config struct {
 	// LegacyGroup is the server_group legacy v1 updates go to and that
 	// GET /api/status?server=HOST prefers; "" means the v1 repo.
 	LegacyGroup string
+
+	// Metrics, when set, serves GET /metrics (listed with the other
+	// routes); nil leaves the route out.
+	Metrics http.Handler
+	// ObserveRequest, when set, is called after every answered request
+	// with the route pattern that took it (http.Request.Pattern, "" when
+	// none did), the status code and the time to answer, body included.
+	ObserveRequest func(pattern string, code int, d time.Duration)
 }
 
 // Server serves the API. It holds no mutable state besides pools and a
@@ -62,6 +70,8 @@ type Server struct {
 	maxBodyBytes int64
 	maxClockSkew time.Duration
 	legacyGroup  string
+	metrics      http.Handler
+	observe      func(pattern string, code int, d time.Duration)
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -98,6 +108,8 @@ func New(cfg Config) *Server {
 		maxBodyBytes: cfg.MaxBodyBytes,
 		maxClockSkew: cfg.MaxClockSkew,
 		legacyGroup:  cfg.LegacyGroup,
+		metrics:      cfg.Metrics,
+		observe:      cfg.ObserveRequest,
 		mux:          http.NewServeMux(),
 	}
 	if s.log == nil {
@@ -155,7 +167,7 @@ type route struct {
 // Method-distinct patterns let GET /status/pipeline read a group called
 // "pipeline" while POST /status/pipeline takes deployment reports.
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		{"GET", "/", s.handleIndex},
 		{"GET", "/health", s.handleHealth},
 		{"GET", "/ready", s.handleReady},
@@ -174,6 +186,10 @@ func (s *Server) routes() []route {
 		{"GET", "/api/status", s.handleLegacyGet},
 		{"POST", "/api/status", s.handleLegacyPost},
 	}
+	if s.metrics != nil {
+		rs = append(rs, route{"GET", "/metrics", s.metrics.ServeHTTP})
+	}
+	return rs
 }
 
 // Handler returns the http.Handler serving the API.
@@ -204,7 +220,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				v = nil
 			}
 		}
-		s.accessLog(r, rw.code, time.Since(start), id)
+		d := time.Since(start)
+		if s.observe != nil {
+			s.observe(r.Pattern, rw.code, d)
+		}
+		s.accessLog(r, rw.code, d, id)
 		if v != nil {
 			// The answer is under way: cut it short so the client sees a
 			// broken answer rather than a complete-looking one.

@@ -129,7 +129,7 @@ func New(opts Options) *Metrics {
 	}
 	m.batches = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "gitops_store_batch_size",
-		Help:    "Updates committed together in one write transaction (group commit).",
+		Help:    "Writes committed together in one transaction (group commit): updates, and on SQLite also deletions, imports and prunes.",
 		Buckets: batchBuckets,
 	})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -15,6 +15,7 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/httpapi"
+	"github.com/gitops-status/gitops-status/metrics"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, version string) error {
@@ -38,10 +39,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	if cfg.DatabaseURL == "" {
 		tuneGC(logger)
 	}
-	store, err := openStore(ctx, cfg.storeConfig)
+	m := metrics.New(metrics.Options{Version: version, Logger: logger})
+	raw, err := openServeStore(ctx, cfg.storeConfig, m.ObserveBatch)
 	if err != nil {
 		return err
 	}
+	store := m.InstrumentStore(raw)
 	defer func() {
 		if err := store.Close(); err != nil {
 			logger.Error("closing the store", "err", err)
@@ -52,7 +55,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		backend = "postgres"
 	}
 	logger.Info("store open", "backend", backend, "data_dir", cfg.DataDir)
-	warnSettings(ctx, store, logger)
+	warnSettings(ctx, raw, logger)
 	logger.Warn("authentication is off: anyone who can reach this service can write to it")
 
 	importOnFirstStart(ctx, store, cfg, logger)
@@ -78,6 +81,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxClockSkew: cfg.MaxClockSkew,
 		LegacyGroup:  cfg.LegacyGroup,
+		// GET /metrics and the request metrics (see package metrics).
+		Metrics:        m.Handler(store),
+		ObserveRequest: m.ObserveRequest,
 	})
 	srv := &http.Server{
 		Handler:           api.Handler(),
