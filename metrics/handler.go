@@ -23,6 +23,10 @@ type handler struct {
 	m       *Metrics
 	store   gitops.Store
 	samples gitops.SampleReader // nil: List every server instead
+	// slots bounds the scrapes that run at once: each holds a copy of what
+	// the families need of every server (~130 bytes a server), and more
+	// scrapes than cores only share the same CPU. Others wait their turn.
+	slots chan struct{}
 }
 
 var bufPool = sync.Pool{New: func() any {
@@ -31,6 +35,12 @@ var bufPool = sync.Pool{New: func() any {
 }}
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	case <-r.Context().Done():
+		return
+	}
 	mfs, err := h.m.reg.Gather()
 	if err != nil {
 		// Collectors failing is no reason to hide what was gathered.

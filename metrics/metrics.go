@@ -19,6 +19,7 @@ package metrics
 import (
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -181,7 +182,7 @@ func (m *Metrics) ObserveBatch(updates int) { m.batches.Observe(float64(updates)
 // series of every server store holds, read through gitops.SampleReader
 // when store has it (no query per scrape) and with List otherwise.
 func (m *Metrics) Handler(store gitops.Store) http.Handler {
-	h := &handler{m: m, store: store}
+	h := &handler{m: m, store: store, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	h.samples, _ = store.(gitops.SampleReader)
 	return h
 }
