@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -73,6 +74,9 @@ func serveCeiling(addr, dir string) error {
 	answers := map[string][]byte{}
 	for _, f := range []string{writeFile, oneFile, allFile, metricsFile} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
+		if f == metricsFile && errors.Is(err, os.ErrNotExist) {
+			continue // a build without /metrics (-bin of an older one)
+		}
 		if err != nil {
 			return err
 		}
@@ -190,6 +194,9 @@ func captureOne(ctx context.Context, t *target, method, path string, body []byte
 func captureMetrics(ctx context.Context, t *target, file string) error {
 	var body bytes.Buffer
 	resp, err := t.do(ctx, http.MethodGet, "/metrics", nil, &body)
+	if se := (*statusError)(nil); errors.As(err, &se) && se.code == http.StatusNotFound {
+		return nil // a build without /metrics (-bin of an older one)
+	}
 	if err != nil {
 		return fmt.Errorf("capture GET /metrics: %w", err)
 	}
