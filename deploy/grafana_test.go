@@ -270,7 +270,7 @@ func seedServer(t *testing.T) (*httptest.Server, gitops.Store) {
 	}
 	t.Cleanup(func() { store.Close() })
 	m := metrics.New(metrics.Options{Version: "test"})
-	api := httpapi.New(httpapi.Config{Store: store, Metrics: m.Handler(store), ObserveRequest: m.ObserveRequest})
+	api := httpapi.New(httpapi.Config{Store: store, Metrics: m.Handler(store, 0), ObserveRequest: m.ObserveRequest})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	post := func(path, body string) {

@@ -58,6 +58,26 @@ type Config struct {
 	// with the route pattern that took it (http.Request.Pattern, "" when
 	// none did), the status code and the time to answer, body included.
 	ObserveRequest func(pattern string, code int, d time.Duration)
+	// WriteTimeout, when set, is the server's write timeout (the
+	// http.Server's): a long list answer moves the connection's write
+	// deadline this far ahead before each chunk it writes, so a client that
+	// keeps reading gets the whole answer however long it is, and one that
+	// stops reading is dropped after this long. 0 leaves deadlines alone.
+	WriteTimeout time.Duration
+	// Auth checks bearer tokens; nil turns authentication off, as in v2.0:
+	// every route is open and updated_by is what the body says.
+	Auth Authenticator
+}
+
+// Authenticator knows the configured tokens (package auth implements it).
+// Its methods are called on every request that needs a scope, concurrently.
+type Authenticator interface {
+	// Authenticate returns the principal of a bearer token, or an
+	// EUNAUTHORIZED error when no configured token matches.
+	Authenticate(token string) (*gitops.Principal, error)
+	// ReadsProtected reports whether reads need a token with the read
+	// scope (some configured token has it); otherwise reads are open.
+	ReadsProtected() bool
 }
 
 // Server serves the API. It holds no mutable state besides pools and a
@@ -72,6 +92,8 @@ type Server struct {
 	legacyGroup  string
 	metrics      http.Handler
 	observe      func(pattern string, code int, d time.Duration)
+	auth         Authenticator
+	writeTimeout time.Duration
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -110,6 +132,8 @@ func New(cfg Config) *Server {
 		legacyGroup:  cfg.LegacyGroup,
 		metrics:      cfg.Metrics,
 		observe:      cfg.ObserveRequest,
+		auth:         cfg.Auth,
+		writeTimeout: cfg.WriteTimeout,
 		mux:          http.NewServeMux(),
 	}
 	if s.log == nil {
@@ -141,7 +165,7 @@ func New(cfg Config) *Server {
 		if rt.path == "/" {
 			pattern = rt.method + " /{$}" // "/" alone would match every path
 		}
-		s.mux.HandleFunc(pattern, rt.handler)
+		s.mux.HandleFunc(pattern, s.guard(rt))
 		s.endpoints = append(s.endpoints, rt.method+" "+rt.path)
 	}
 	s.indexBody = mustMarshal(index{
@@ -149,45 +173,61 @@ func New(cfg Config) *Server {
 		Version:     s.version,
 		APIVersion:  "2.0",
 		Endpoints:   s.endpoints,
-		AuthEnabled: false, // tokens are not implemented yet
+		AuthEnabled: s.auth != nil,
 	})
 	s.handler = http.HandlerFunc(s.serve)
 	return s
 }
 
-// route is one endpoint: a method, a Go 1.22 ServeMux path and its handler.
+// route is one endpoint: a method, a Go 1.22 ServeMux path, the scope a
+// token needs to call it and its handler.
 type route struct {
-	method  string
-	path    string
+	method string
+	path   string
+	// need is the scope the route needs when authentication is on: open
+	// ("") for none; read routes are open too until some token has the
+	// read scope (gitops.Authorize).
+	need    gitops.Scope
 	handler http.HandlerFunc
 }
 
-// routes lists every endpoint of the API. GET / lists them in this order.
+// Scopes of the route table. A route that names a server_group it writes
+// also checks the token's groups, once it knows the group (s.writeGroup).
+const (
+	open     gitops.Scope = ""
+	read                  = gitops.ScopeRead
+	pipeline              = gitops.ScopePipeline
+	cron                  = gitops.ScopeCron
+	admin                 = gitops.ScopeAdmin
+)
+
+// routes lists every endpoint of the API and the scope it needs (SPEC §8).
+// GET / lists them in this order.
 //
 // Method-distinct patterns let GET /status/pipeline read a group called
 // "pipeline" while POST /status/pipeline takes deployment reports.
 func (s *Server) routes() []route {
 	rs := []route{
-		{"GET", "/", s.handleIndex},
-		{"GET", "/health", s.handleHealth},
-		{"GET", "/ready", s.handleReady},
+		{"GET", "/", open, s.handleIndex},
+		{"GET", "/health", open, s.handleHealth},
+		{"GET", "/ready", open, s.handleReady},
 
-		{"POST", "/status/pipeline", s.handlePipeline},
-		{"POST", "/status/cron", s.handleCron},
-		{"GET", "/status", s.handleList},
-		{"GET", "/status/{server_group}", s.handleGroup},
-		{"GET", "/status/{server_group}/{host}", s.handleGet},
-		{"DELETE", "/status/{server_group}/{host}", s.handleDelete},
-		{"GET", "/status/{server_group}/{host}/history", s.handleHistory},
+		{"POST", "/status/pipeline", pipeline, s.handlePipeline},
+		{"POST", "/status/cron", cron, s.handleCron},
+		{"GET", "/status", read, s.handleList},
+		{"GET", "/status/{server_group}", read, s.handleGroup},
+		{"GET", "/status/{server_group}/{host}", read, s.handleGet},
+		{"DELETE", "/status/{server_group}/{host}", admin, s.handleDelete},
+		{"GET", "/status/{server_group}/{host}/history", read, s.handleHistory},
 
-		{"GET", "/events", s.handleEvents},
-		{"GET", "/summary", s.handleSummary},
+		{"GET", "/events", read, s.handleEvents},
+		{"GET", "/summary", read, s.handleSummary},
 
-		{"GET", "/api/status", s.handleLegacyGet},
-		{"POST", "/api/status", s.handleLegacyPost},
+		{"GET", "/api/status", read, s.handleLegacyGet},
+		{"POST", "/api/status", pipeline, s.handleLegacyPost},
 	}
 	if s.metrics != nil {
-		rs = append(rs, route{"GET", "/metrics", s.metrics.ServeHTTP})
+		rs = append(rs, route{"GET", "/metrics", read, s.metrics.ServeHTTP})
 	}
 	return rs
 }

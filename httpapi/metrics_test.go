@@ -83,3 +83,29 @@ func TestObserveRequest(t *testing.T) {
 		t.Fatalf("observed\n  %s\nwant\n  %s", strings.Join(o.seen, "\n  "), strings.Join(want, "\n  "))
 	}
 }
+
+// TestMetricsNeedsReadWhenReadsAreProtected: /metrics is a read (SPEC §8):
+// with a read token configured a scrape needs a token with read (or
+// admin); without one it stays open, as every read does.
+func TestMetricsNeedsReadWhenReadsAreProtected(t *testing.T) {
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("up 1\n")) })
+	with := func(c *httpapi.Config) { c.Metrics = metrics }
+	e := newEnv(t, withTokens(t, tokensDoc(true)), withConfig(with))
+	msg := e.errorAnswer(http.StatusUnauthorized, "", "GET", "/metrics", "")
+	if !strings.Contains(msg, "GET /metrics needs a bearer token with the read scope") {
+		t.Fatalf("401 message %q", msg)
+	}
+	if msg := e.errorAnswer(http.StatusForbidden, "", "GET", "/metrics", "", bearer(tokPipeline)); !strings.Contains(msg, "lacks the read scope") {
+		t.Fatalf("403 message %q", msg)
+	}
+	for _, tok := range []string{tokRead, tokAdmin} {
+		if rec := e.do("GET", "/metrics", "", bearer(tok)); rec.Code != http.StatusOK || rec.Body.String() != "up 1\n" {
+			t.Fatalf("GET /metrics with a %s token: %d %s", tok[:5], rec.Code, rec.Body)
+		}
+	}
+	// Tokens without the read scope leave reads, /metrics included, open.
+	open := newEnv(t, withTokens(t, tokensDoc(false)), withConfig(with))
+	if rec := open.do("GET", "/metrics", ""); rec.Code != http.StatusOK {
+		t.Fatalf("GET /metrics with reads open: %d %s", rec.Code, rec.Body)
+	}
+}

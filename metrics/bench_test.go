@@ -92,7 +92,7 @@ func serve(b *testing.B, h http.Handler, accept, encoding string) {
 // BenchmarkScrape is a scrape, text and OpenMetrics.
 func BenchmarkScrape(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
-		h := func(b *testing.B) http.Handler { return metrics.New(metrics.Options{}).Handler(benchStore(b, n)) }
+		h := func(b *testing.B) http.Handler { return metrics.New(metrics.Options{}).Handler(benchStore(b, n), 0) }
 		b.Run(fmt.Sprintf("n=%d/text", n), func(b *testing.B) { serve(b, h(b), "text/plain", "") })
 		b.Run(fmt.Sprintf("n=%d/openmetrics", n), func(b *testing.B) { serve(b, h(b), prometheusAccept, "") })
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/prometheus/common/expfmt"
@@ -27,6 +28,22 @@ type handler struct {
 	// the families need of every server (~130 bytes a server), and more
 	// scrapes than cores only share the same CPU. Others wait their turn.
 	slots chan struct{}
+	// writeTimeout, when positive, is how far each write moves the
+	// connection's write deadline ahead.
+	writeTimeout time.Duration
+}
+
+// deadlineWriter moves the connection's write deadline ahead before each
+// write, as the API does for its long lists.
+type deadlineWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (dw deadlineWriter) Write(p []byte) (int, error) {
+	_ = dw.rc.SetWriteDeadline(time.Now().Add(dw.d))
+	return dw.w.Write(p)
 }
 
 var bufPool = sync.Pool{New: func() any {
@@ -57,6 +74,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// (docs/performance.md). A reverse proxy can compress where the
 	// network matters more than the CPU.
 	var out io.Writer = w
+	if h.writeTimeout > 0 {
+		out = deadlineWriter{w: w, rc: http.NewResponseController(w), d: h.writeTimeout}
+	}
 
 	enc := expfmt.NewEncoder(out, format)
 	for _, mf := range mfs {

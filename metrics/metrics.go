@@ -180,9 +180,12 @@ func (m *Metrics) ObserveBatch(updates int) { m.batches.Observe(float64(updates)
 
 // Handler serves GET /metrics: the registry's metrics and the per-server
 // series of every server store holds, read through gitops.SampleReader
-// when store has it (no query per scrape) and with List otherwise.
-func (m *Metrics) Handler(store gitops.Store) http.Handler {
-	h := &handler{m: m, store: store, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+// when store has it (no query per scrape) and with List otherwise. When
+// writeTimeout is positive (the server's write timeout), each chunk of the
+// answer moves the connection's write deadline that far ahead, so a large
+// fleet's scrape reaches a client that keeps reading.
+func (m *Metrics) Handler(store gitops.Store, writeTimeout time.Duration) http.Handler {
+	h := &handler{m: m, store: store, slots: make(chan struct{}, runtime.GOMAXPROCS(0)), writeTimeout: writeTimeout}
 	h.samples, _ = store.(gitops.SampleReader)
 	return h
 }

@@ -121,7 +121,7 @@ func TestPerServerSeries(t *testing.T) {
 	seed(t, s, c)
 	c.Set(t0.Add(32*time.Minute + 30*time.Second)) // rsyslog-00..02 are past their 30m, -03 is not
 	m := metrics.New(metrics.Options{Version: "v-test"})
-	res, body := scrape(t, m.Handler(s), "text/plain")
+	res, body := scrape(t, m.Handler(s, 0), "text/plain")
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
 		t.Fatalf("Content-Type %q, want the text format", ct)
 	}
@@ -198,7 +198,7 @@ func TestPerServerSeries(t *testing.T) {
 	if err := s.Delete(context.Background(), gitops.Key{ServerGroup: "nginx-dev", Host: "web-1"}); err != nil {
 		t.Fatal(err)
 	}
-	_, body = scrape(t, m.Handler(s), "")
+	_, body = scrape(t, m.Handler(s, 0), "")
 	if strings.Contains(body, "web-1") || strings.Contains(body, "nginx-dev") {
 		t.Errorf("after DELETE the scrape still names web-1 or its group:\n%s", grep(body, "web-1"))
 	}
@@ -239,7 +239,7 @@ const prometheusAccept = "application/openmetrics-text;version=1.0.0;q=0.5,appli
 func TestOpenMetrics(t *testing.T) {
 	s, c := openStore(t, gitops.StoreOptions{})
 	seed(t, s, c)
-	h := metrics.New(metrics.Options{}).Handler(s)
+	h := metrics.New(metrics.Options{}).Handler(s, 0)
 	res, om := scrape(t, h, prometheusAccept)
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text; version=1.0.0") {
 		t.Fatalf("Content-Type %q, want OpenMetrics 1.0.0", ct)
@@ -285,7 +285,7 @@ func TestNotCompressed(t *testing.T) {
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	req.Header.Set("Accept-Encoding", "gzip")
 	rec := httptest.NewRecorder()
-	metrics.New(metrics.Options{}).Handler(s).ServeHTTP(rec, req)
+	metrics.New(metrics.Options{}).Handler(s, 0).ServeHTTP(rec, req)
 	if ce := rec.Header().Get("Content-Encoding"); ce != "" {
 		t.Fatalf("Content-Encoding %q, want none", ce)
 	}
@@ -297,7 +297,7 @@ func TestNotCompressed(t *testing.T) {
 func TestStoreUnavailable(t *testing.T) {
 	s, c := openStore(t, gitops.StoreOptions{})
 	seed(t, s, c)
-	h := metrics.New(metrics.Options{}).Handler(s)
+	h := metrics.New(metrics.Options{}).Handler(s, 0)
 	s.Close()
 	res, body := scrape(t, h, "")
 	if res.StatusCode != http.StatusOK {
@@ -316,8 +316,8 @@ func TestFallbackWithoutSampleReader(t *testing.T) {
 	s, c := openStore(t, gitops.StoreOptions{})
 	seed(t, s, c)
 	m := metrics.New(metrics.Options{})
-	_, fast := scrape(t, m.Handler(s), "")
-	_, slow := scrape(t, m.Handler(listOnly{s}), "")
+	_, fast := scrape(t, m.Handler(s, 0), "")
+	_, slow := scrape(t, m.Handler(listOnly{s}, 0), "")
 	if f, sl := fleetLines(fast), fleetLines(slow); f != sl {
 		t.Fatalf("List fallback differs:\n%s\nvs\n%s", head(sl), head(f))
 	}
@@ -363,7 +363,7 @@ func TestHTTPAndStoreMetrics(t *testing.T) {
 		t.Fatal("Get on a closed store succeeded")
 	}
 
-	_, body := scrape(t, m.Handler(is), "")
+	_, body := scrape(t, m.Handler(is, 0), "")
 	mfs := parse(t, body)
 	hist := func(name string, labels ...string) *dto.Histogram {
 		t.Helper()

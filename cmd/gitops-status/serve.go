@@ -35,6 +35,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	if err != nil {
 		return err
 	}
+	// Tokens and certificate first: a mistake in them stops the start with
+	// one line, before anything else is opened or logged.
+	authn, authWarnings, err := loadAuth(cfg)
+	if err != nil {
+		return err
+	}
+	var certs *certHolder
+	if cfg.TLSCert != "" {
+		if certs, err = newCertHolder(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return err
+		}
+	}
 
 	if cfg.DatabaseURL == "" {
 		tuneGC(logger)
@@ -56,7 +68,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	}
 	logger.Info("store open", "backend", backend, "data_dir", cfg.DataDir)
 	warnSettings(ctx, raw, logger)
-	logger.Warn("authentication is off: anyone who can reach this service can write to it")
+	logAuth(logger, authn, authWarnings)
+	if certs != nil {
+		certs.logCert(logger, "TLS certificate loaded")
+	}
+	reloadOnHUP(ctx, logger, authn, certs)
 
 	importOnFirstStart(ctx, store, cfg, logger)
 	go pruneEvents(ctx, store, cfg.HistoryRetention, logger)
@@ -81,23 +97,33 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxClockSkew: cfg.MaxClockSkew,
 		LegacyGroup:  cfg.LegacyGroup,
+		Auth:         authenticator(authn),
+		WriteTimeout: cfg.WriteTimeout,
 		// GET /metrics and the request metrics (see package metrics).
-		Metrics:        m.Handler(store),
+		Metrics:        m.Handler(store, cfg.WriteTimeout),
 		ObserveRequest: m.ObserveRequest,
 	})
+	// Every deadline is set, so a client that sends or reads slowly
+	// (slowloris) is dropped instead of holding a connection for ever.
+	// WriteTimeout bounds an answer; the API extends it for each chunk of
+	// a long list, so a 100 MB GET /status reaches a slow but reading
+	// client.
 	srv := &http.Server{
 		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		// Large fleets make GET /status a few MiB; leave room for slow readers.
-		WriteTimeout: 120 * time.Second,
-		IdleTimeout:  120 * time.Second,
-		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if certs != nil {
+		srv.TLSConfig = certs.tlsConfig()
 	}
 	errc := make(chan error, 1)
 	go func() {
-		if cfg.TLSCert != "" {
-			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		if certs != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
 		} else {
 			errc <- srv.Serve(ln)
 		}
