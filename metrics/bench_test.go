@@ -182,3 +182,31 @@ func (c *constCollector) Collect(ch chan<- prometheus.Metric) {
 		return nil
 	})
 }
+
+// BenchmarkObserveRequest is what every HTTP request pays for its metrics.
+func BenchmarkObserveRequest(b *testing.B) {
+	m := metrics.New(metrics.Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		m.ObserveRequest("POST /status/pipeline", 200, 3*time.Millisecond)
+	}
+}
+
+// BenchmarkInstrumentedPing is the decorator's cost around the cheapest
+// store call (compare BenchmarkPing).
+func BenchmarkInstrumentedPing(b *testing.B) {
+	s := benchStore(b, 10)
+	is := metrics.New(metrics.Options{}).InstrumentStore(s)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = is.Ping(context.Background())
+	}
+}
+
+func BenchmarkPing(b *testing.B) {
+	s := benchStore(b, 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.Ping(context.Background())
+	}
+}
