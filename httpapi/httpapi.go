@@ -225,6 +225,8 @@ func (s *Server) routes() []route {
 
 		{"GET", "/api/status", read, s.handleLegacyGet},
 		{"POST", "/api/status", pipeline, s.handleLegacyPost},
+
+		{"GET", "/openapi.yaml", open, s.handleOpenAPI},
 	}
 	if s.metrics != nil {
 		rs = append(rs, route{"GET", "/metrics", read, s.metrics.ServeHTTP})
