@@ -104,6 +104,20 @@ type StoreOptions struct {
 	Now func() time.Time
 	// StaleAfter is the global staleness threshold; 0 turns it off.
 	StaleAfter time.Duration
+	// ObserveBatch, when set, is called with the number of updates of each
+	// write transaction the store committed (stores commit concurrent
+	// updates together), for metrics. It runs on the store's writer: it
+	// must return at once and never call the store.
+	ObserveBatch func(updates int)
+}
+
+// BatchObserver returns o.ObserveBatch, or a function that does nothing
+// when it is nil.
+func (o StoreOptions) BatchObserver() func(int) {
+	if o.ObserveBatch == nil {
+		return func(int) {}
+	}
+	return o.ObserveBatch
 }
 
 // Clock returns o.Now, or time.Now when it is nil.
@@ -138,4 +152,67 @@ type EncodedReader interface {
 	GetEncoded(ctx context.Context, k Key) (EncodedServer, error)
 	// ListEncoded is List, encoded.
 	ListEncoded(ctx context.Context, f Filter) ([]EncodedServer, int, error)
+}
+
+// ServerSample is what the per-server metrics of SPEC §7 need of one
+// record. Unset times are zero.
+type ServerSample struct {
+	ServerGroup      string
+	Host             string
+	ServerType       string
+	Environment      string
+	Status           Status
+	ValidationStatus ValidationStatus
+	ChangedFiles     int
+	LastPipelineRun  time.Time
+	LastCronCheck    time.Time
+	StatusSince      time.Time
+	Stale            bool
+}
+
+// Samples is a view of every stored server at one moment, sorted by
+// server_group then host.
+type Samples interface {
+	// Len is the number of servers.
+	Len() int
+	// At fills s with the values of the i-th server, 0 <= i < Len().
+	At(i int, s *ServerSample)
+}
+
+// SampleReader is implemented by stores that keep every record in memory
+// and can hand out what the per-server metrics need without a query or a
+// decoded record per server, so that a Prometheus scrape stays cheap as
+// the fleet grows.
+type SampleReader interface {
+	// ReadSamples calls fn with a view of every stored server, with the
+	// freshness of List and Stale computed at one clock reading. The view
+	// is valid only until fn returns; fn may take its time (the store holds
+	// no lock meanwhile) and may read it more than once. Returns fn's
+	// error, EUNAVAILABLE, EINTERNAL.
+	ReadSamples(ctx context.Context, fn func(Samples) error) error
+}
+
+// SamplesOf is the Samples of servers, in their order, for stores without
+// a SampleReader (what they List).
+func SamplesOf(servers []Server) Samples { return serverSamples(servers) }
+
+type serverSamples []Server
+
+func (v serverSamples) Len() int { return len(v) }
+
+func (v serverSamples) At(i int, s *ServerSample) {
+	sv := &v[i]
+	*s = ServerSample{
+		ServerGroup:      sv.ServerGroup,
+		Host:             sv.Host,
+		ServerType:       sv.ServerType,
+		Environment:      sv.Environment,
+		Status:           sv.Status,
+		ValidationStatus: sv.ValidationStatus,
+		ChangedFiles:     len(sv.ChangedFiles),
+		LastPipelineRun:  sv.LastPipelineRun,
+		LastCronCheck:    sv.LastCronCheck,
+		StatusSince:      sv.StatusSince,
+		Stale:            sv.Stale,
+	}
 }

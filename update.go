@@ -193,8 +193,7 @@ func finish(cur *Server, next Server, now time.Time, src Source) Outcome {
 	if cur == nil || cur.Status != next.Status {
 		next.StatusSince = now
 	}
-	if cur == nil || cur.Status != next.Status || cur.CommitSHA != next.CommitSHA ||
-		cur.ValidationStatus != next.ValidationStatus || !sameFileSet(cur.ChangedFiles, next.ChangedFiles) {
+	if changes := eventChanges(cur, &next); len(changes) > 0 {
 		ev := &Event{
 			Time:             Time{now},
 			ServerGroup:      next.ServerGroup,
@@ -204,6 +203,7 @@ func finish(cur *Server, next Server, now time.Time, src Source) Outcome {
 			CommitSHA:        next.CommitSHA,
 			ValidationStatus: next.ValidationStatus,
 			ChangedFiles:     append([]string{}, next.ChangedFiles...),
+			Changes:          changes,
 		}
 		if src != SourceCron {
 			ev.UpdatedBy = next.UpdatedBy
@@ -214,6 +214,30 @@ func finish(cur *Server, next Server, now time.Time, src Source) Outcome {
 		out.Event = ev
 	}
 	out.Server = next
+	return out
+}
+
+// eventChanges lists what makes next, the record after an update of cur
+// (nil when the update creates the server), an event, in the order of
+// SPEC §3; none means the update writes no event. A new server's event is
+// only "created": there is nothing it changed from.
+func eventChanges(cur, next *Server) []Change {
+	if cur == nil {
+		return []Change{ChangeCreated}
+	}
+	var out []Change
+	if cur.Status != next.Status {
+		out = append(out, ChangeStatus)
+	}
+	if cur.CommitSHA != next.CommitSHA {
+		out = append(out, ChangeCommitSHA)
+	}
+	if cur.ValidationStatus != next.ValidationStatus {
+		out = append(out, ChangeValidationStatus)
+	}
+	if !sameFileSet(cur.ChangedFiles, next.ChangedFiles) {
+		out = append(out, ChangeChangedFiles)
+	}
 	return out
 }
 
@@ -238,6 +262,36 @@ func nonNilMap(m map[string]string) map[string]string {
 	return m
 }
 
+// Change names what made an event (Event.Changes).
+type Change string
+
+// The changes an event lists, in the order it lists them (SPEC §3).
+const (
+	ChangeCreated          Change = "created"
+	ChangeStatus           Change = "status"
+	ChangeCommitSHA        Change = "commit_sha"
+	ChangeValidationStatus Change = "validation_status"
+	ChangeChangedFiles     Change = "changed_files"
+)
+
+// Changes lists every Change in the order events list them.
+var Changes = []Change{ChangeCreated, ChangeStatus, ChangeCommitSHA, ChangeValidationStatus, ChangeChangedFiles}
+
+// DeriveChanges is the Changes of an event stored without them (by a
+// binary older than the changes list, during a rolling upgrade): what the
+// event alone tells. An empty previous status marks a creation, a
+// different one a status change; what else changed would need the
+// server's previous event, so it is left out.
+func DeriveChanges(e *Event) []Change {
+	switch {
+	case e.PreviousStatus == "":
+		return []Change{ChangeCreated}
+	case e.PreviousStatus != e.Status:
+		return []Change{ChangeStatus}
+	}
+	return []Change{}
+}
+
 // Event is one change of a server's state, written in the same transaction
 // as the update that made it.
 type Event struct {
@@ -252,4 +306,8 @@ type Event struct {
 	ValidationStatus ValidationStatus `json:"validation_status"`
 	ChangedFiles     []string         `json:"changed_files"`
 	UpdatedBy        string           `json:"updated_by"`
+	// Changes lists what made the event, in the order of Changes: a new
+	// server's event is ["created"], any other names the fields whose
+	// value changed. Never nil in a stored event.
+	Changes []Change `json:"changes"`
 }

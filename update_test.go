@@ -466,34 +466,43 @@ func TestApply_events(t *testing.T) {
 	cron := func(st gitops.Status, files ...string) gitops.Update {
 		return &gitops.CronUpdate{ServerGroup: base.ServerGroup, Host: base.Host, Status: st, ChangedFiles: files}
 	}
+	type C = gitops.Change
+	created := []C{gitops.ChangeCreated}
 	tests := []struct {
-		name  string
-		cur   *gitops.Server
-		u     gitops.Update
-		event bool
-		src   gitops.Source
+		name string
+		cur  *gitops.Server
+		u    gitops.Update
+		// changes is the event's changes list; nil means no event.
+		changes []C
+		src     gitops.Source
 	}{
-		{"pipeline creates", nil, pipeline(nil), true, gitops.SourcePipeline},
-		{"cron creates", nil, cron(gitops.StatusSynced), true, gitops.SourceCron},
-		{"pipeline same state", &base, pipeline(nil), false, ""},
+		{"pipeline creates", nil, pipeline(nil), created, gitops.SourcePipeline},
+		{"cron creates", nil, cron(gitops.StatusSynced), created, gitops.SourceCron},
+		{"pipeline same state", &base, pipeline(nil), nil, ""},
 		{"pipeline only branch, message, labels change", &base, pipeline(func(u *gitops.PipelineUpdate) {
 			u.Branch, u.ValidationMessage, u.Labels, u.Environment = "other", "other", map[string]string{"a": "b"}, "dev"
-		}), false, ""},
-		{"pipeline status", &base, pipeline(func(u *gitops.PipelineUpdate) { u.Status = gitops.StatusSynced }), true, gitops.SourcePipeline},
-		{"pipeline commit", &base, pipeline(func(u *gitops.PipelineUpdate) { u.CommitSHA = "fff0000" }), true, gitops.SourcePipeline},
-		{"pipeline validation", &base, pipeline(func(u *gitops.PipelineUpdate) { u.ValidationStatus = gitops.ValidationFailed }), true, gitops.SourcePipeline},
-		{"pipeline files added", &base, pipeline(func(u *gitops.PipelineUpdate) { u.ChangedFiles = []string{"/etc/rsyslog.conf", "/etc/b"} }), true, gitops.SourcePipeline},
-		{"pipeline files removed", &base, pipeline(func(u *gitops.PipelineUpdate) { u.ChangedFiles = nil }), true, gitops.SourcePipeline},
-		{"pipeline files duplicated: same set", &base, pipeline(func(u *gitops.PipelineUpdate) { u.ChangedFiles = []string{"/etc/rsyslog.conf", "/etc/rsyslog.conf"} }), false, ""},
+		}), nil, ""},
+		{"pipeline status", &base, pipeline(func(u *gitops.PipelineUpdate) { u.Status = gitops.StatusSynced }), []C{"status"}, gitops.SourcePipeline},
+		{"pipeline commit", &base, pipeline(func(u *gitops.PipelineUpdate) { u.CommitSHA = "fff0000" }), []C{"commit_sha"}, gitops.SourcePipeline},
+		{"pipeline validation", &base, pipeline(func(u *gitops.PipelineUpdate) { u.ValidationStatus = gitops.ValidationFailed }), []C{"validation_status"}, gitops.SourcePipeline},
+		{"pipeline files added", &base, pipeline(func(u *gitops.PipelineUpdate) { u.ChangedFiles = []string{"/etc/rsyslog.conf", "/etc/b"} }), []C{"changed_files"}, gitops.SourcePipeline},
+		{"pipeline files removed", &base, pipeline(func(u *gitops.PipelineUpdate) { u.ChangedFiles = nil }), []C{"changed_files"}, gitops.SourcePipeline},
+		{"pipeline files duplicated: same set", &base, pipeline(func(u *gitops.PipelineUpdate) { u.ChangedFiles = []string{"/etc/rsyslog.conf", "/etc/rsyslog.conf"} }), nil, ""},
+		{"pipeline everything, listed in SPEC order", &base, pipeline(func(u *gitops.PipelineUpdate) {
+			u.ChangedFiles, u.ValidationStatus, u.CommitSHA, u.Status = []string{"/etc/x"}, gitops.ValidationFailed, "fff0000", gitops.StatusFailed
+		}), []C{"status", "commit_sha", "validation_status", "changed_files"}, gitops.SourcePipeline},
+		{"same status, new commit and files: no status change", &base, pipeline(func(u *gitops.PipelineUpdate) { u.CommitSHA = "fff0000"; u.ChangedFiles = []string{"/etc/y"} }),
+			[]C{"commit_sha", "changed_files"}, gitops.SourcePipeline},
 		{"legacy status", &base, func() gitops.Update {
 			u := pipeline(func(u *gitops.PipelineUpdate) { u.Status = gitops.StatusFailed }).(*gitops.PipelineUpdate)
 			u.Source = gitops.SourceLegacy
 			return u
-		}(), true, gitops.SourceLegacy},
-		{"cron same state again", &base, cron(gitops.StatusOutOfSync, "/etc/rsyslog.conf"), false, ""},
-		{"cron status", &base, cron(gitops.StatusSynced, "/etc/rsyslog.conf"), true, gitops.SourceCron},
-		{"cron new file", &base, cron(gitops.StatusOutOfSync, "/etc/rsyslog.conf", "/etc/x"), true, gitops.SourceCron},
-		{"cron files cleared", &base, cron(gitops.StatusOutOfSync), true, gitops.SourceCron},
+		}(), []C{"status"}, gitops.SourceLegacy},
+		{"cron same state again", &base, cron(gitops.StatusOutOfSync, "/etc/rsyslog.conf"), nil, ""},
+		{"cron status", &base, cron(gitops.StatusSynced, "/etc/rsyslog.conf"), []C{"status"}, gitops.SourceCron},
+		{"cron status and files", &base, cron(gitops.StatusSynced), []C{"status", "changed_files"}, gitops.SourceCron},
+		{"cron new file", &base, cron(gitops.StatusOutOfSync, "/etc/rsyslog.conf", "/etc/x"), []C{"changed_files"}, gitops.SourceCron},
+		{"cron files cleared", &base, cron(gitops.StatusOutOfSync), []C{"changed_files"}, gitops.SourceCron},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -501,7 +510,7 @@ func TestApply_events(t *testing.T) {
 			if !out.Applied {
 				t.Fatalf("not applied: %q", out.Warnings)
 			}
-			if !tt.event {
+			if tt.changes == nil {
 				if out.Event != nil {
 					t.Fatalf("event = %+v, want none", out.Event)
 				}
@@ -515,7 +524,7 @@ func TestApply_events(t *testing.T) {
 			want := gitops.Event{
 				Time: gitops.Time{Time: t0}, ServerGroup: s.ServerGroup, Host: s.Host, Source: tt.src,
 				Status: s.Status, CommitSHA: s.CommitSHA, ValidationStatus: s.ValidationStatus,
-				ChangedFiles: s.ChangedFiles,
+				ChangedFiles: s.ChangedFiles, Changes: tt.changes,
 			}
 			if tt.cur != nil {
 				want.PreviousStatus = tt.cur.Status
@@ -525,6 +534,26 @@ func TestApply_events(t *testing.T) {
 			}
 			if !reflect.DeepEqual(*ev, want) {
 				t.Fatalf("event =\n%+v\nwant\n%+v", *ev, want)
+			}
+		})
+	}
+}
+
+func TestDeriveChanges(t *testing.T) {
+	tests := []struct {
+		name           string
+		status, before gitops.Status
+		want           []gitops.Change
+	}{
+		{"no previous status: a creation", "synced", "", []gitops.Change{"created"}},
+		{"status moved", "failed", "synced", []gitops.Change{"status"}},
+		{"same status: what changed is not known from the event alone", "failed", "failed", []gitops.Change{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := gitops.DeriveChanges(&gitops.Event{Status: tt.status, PreviousStatus: tt.before})
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("DeriveChanges = %#v, want %#v", got, tt.want)
 			}
 		})
 	}

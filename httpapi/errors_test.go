@@ -180,7 +180,7 @@ func TestBadQueryParameters(t *testing.T) {
 		{"/status/g/h%2Fx", "host", nil},
 		{"/status/g/h/history?limit=0", "limit", nil},
 		{"/status/g/h/history?limit=10001", "limit", []string{"10000"}},
-		{"/status/g/h/history?since=yesterday", "since", []string{"RFC 3339", "epoch milliseconds"}},
+		{"/status/g/h/history?since=yesterday", "since", []string{"RFC 3339", "epoch seconds or milliseconds"}},
 		{"/events?until=soon", "until", nil},
 		{"/events?since=99999999999999999", "since", []string{"9999"}},
 		{"/events?since=-5", "since", nil},

@@ -97,6 +97,9 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, f gitops.Ev
 		if ev.ChangedFiles == nil {
 			ev.ChangedFiles = []string{}
 		}
+		if ev.Changes == nil {
+			ev.Changes = []gitops.Change{}
+		}
 		b, err := json.Marshal(ev)
 		return append(dst, b...), err
 	})

@@ -44,6 +44,7 @@ func TestEvents(t *testing.T) {
 		return tm
 	}
 	ms := func(hhmm string) string { return strconv.FormatInt(at(hhmm).UnixMilli(), 10) }
+	sec := func(hhmm string) string { return strconv.FormatInt(at(hhmm).Unix(), 10) }
 	tests := []struct {
 		query, want string
 	}{
@@ -54,6 +55,9 @@ func TestEvents(t *testing.T) {
 		{"?since=2026-04-26T10:31:00Z", "g2/x@10:33 failed,g/h@10:31 out_of_sync"},
 		{"?until=2026-04-26T10:31:00Z", "g/h@10:31 out_of_sync,g/h@10:30 synced"},
 		{"?since=" + ms("10:31") + "&until=" + ms("10:32"), "g/h@10:31 out_of_sync"},
+		// ${__from:date:seconds}: epoch seconds, not milliseconds of 1970.
+		{"?since=" + sec("10:31") + "&until=" + sec("10:32"), "g/h@10:31 out_of_sync"},
+		{"?since=" + sec("10:31") + "&until=" + ms("10:33"), "g2/x@10:33 failed,g/h@10:31 out_of_sync"},
 		{"?since=2026-04-26T13:31:00%2B03:00", "g2/x@10:33 failed,g/h@10:31 out_of_sync"},
 		{"?since=2026-04-26T13:31:00+03:00", "g2/x@10:33 failed,g/h@10:31 out_of_sync"}, // unescaped '+'
 		{"?since=2026-04-26T10:31:00", "g2/x@10:33 failed,g/h@10:31 out_of_sync"},
@@ -80,7 +84,7 @@ func TestEventFields(t *testing.T) {
 	jsonEqual(t, first, `{
 		"time": "2026-04-26T10:30:00Z", "server_group": "g", "host": "h", "source": "pipeline",
 		"status": "synced", "previous_status": "", "commit_sha": "c1", "validation_status": "unknown",
-		"changed_files": [], "updated_by": "woodpecker"}`)
+		"changed_files": [], "updated_by": "woodpecker", "changes": ["created"]}`)
 	drift := l[0]
 	if drift["id"] == nil {
 		t.Fatal("event without id")
@@ -89,7 +93,35 @@ func TestEventFields(t *testing.T) {
 	jsonEqual(t, drift, `{
 		"time": "2026-04-26T10:31:00Z", "server_group": "g", "host": "h", "source": "cron",
 		"status": "out_of_sync", "previous_status": "synced", "commit_sha": "c1", "validation_status": "unknown",
-		"changed_files": ["/etc/a.conf"], "updated_by": ""}`)
+		"changed_files": ["/etc/a.conf"], "updated_by": "", "changes": ["status", "changed_files"]}`)
+	// The fields come in SPEC §3's order, changes last.
+	body := e.want(http.StatusOK, "GET", "/events?server_group=g&limit=1", "").Body.String()
+	order := []string{`"id"`, `"time"`, `"server_group"`, `"host"`, `"source"`, `"status"`, `"previous_status"`,
+		`"commit_sha"`, `"validation_status"`, `"changed_files"`, `"updated_by"`, `"changes"`}
+	at := 0
+	for _, k := range order {
+		i := strings.Index(body[at:], k)
+		if i < 0 {
+			t.Fatalf("event %s: %s missing or out of order", body, k)
+		}
+		at += i
+	}
+}
+
+// TestEventChanges: an event says what made it, so that an annotation can
+// read "new commit" where the status stayed failed.
+func TestEventChanges(t *testing.T) {
+	e := newEnv(t)
+	e.pipeline("g", "h", "failed", `"commit_sha":"c1"`, `"changed_files":["/etc/a"]`)
+	e.clock.Advance(time.Minute)
+	e.pipeline("g", "h", "failed", `"commit_sha":"c2"`, `"changed_files":["/etc/a"]`, `"validation_status":"failed"`)
+	l := array(t, e.want(http.StatusOK, "GET", "/events?limit=1", ""))
+	if got, _ := json.Marshal(l[0]["changes"]); string(got) != `["commit_sha","validation_status"]` {
+		t.Fatalf("changes = %s, want [\"commit_sha\",\"validation_status\"]", got)
+	}
+	if l[0]["status"] != "failed" || l[0]["previous_status"] != "failed" {
+		t.Fatalf("status %v, previous %v; want failed, failed", l[0]["status"], l[0]["previous_status"])
+	}
 }
 
 func TestEventsEmptyIsArray(t *testing.T) {

@@ -50,6 +50,14 @@ type Config struct {
 	// LegacyGroup is the server_group legacy v1 updates go to and that
 	// GET /api/status?server=HOST prefers; "" means the v1 repo.
 	LegacyGroup string
+
+	// Metrics, when set, serves GET /metrics (listed with the other
+	// routes); nil leaves the route out.
+	Metrics http.Handler
+	// ObserveRequest, when set, is called after every answered request
+	// with the route pattern that took it (http.Request.Pattern, "" when
+	// none did), the status code and the time to answer, body included.
+	ObserveRequest func(pattern string, code int, d time.Duration)
 	// WriteTimeout, when set, is the server's write timeout (the
 	// http.Server's): a long list answer moves the connection's write
 	// deadline this far ahead before each chunk it writes, so a client that
@@ -82,6 +90,8 @@ type Server struct {
 	maxBodyBytes int64
 	maxClockSkew time.Duration
 	legacyGroup  string
+	metrics      http.Handler
+	observe      func(pattern string, code int, d time.Duration)
 	auth         Authenticator
 	writeTimeout time.Duration
 
@@ -120,6 +130,8 @@ func New(cfg Config) *Server {
 		maxBodyBytes: cfg.MaxBodyBytes,
 		maxClockSkew: cfg.MaxClockSkew,
 		legacyGroup:  cfg.LegacyGroup,
+		metrics:      cfg.Metrics,
+		observe:      cfg.ObserveRequest,
 		auth:         cfg.Auth,
 		writeTimeout: cfg.WriteTimeout,
 		mux:          http.NewServeMux(),
@@ -195,7 +207,7 @@ const (
 // Method-distinct patterns let GET /status/pipeline read a group called
 // "pipeline" while POST /status/pipeline takes deployment reports.
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		{"GET", "/", open, s.handleIndex},
 		{"GET", "/health", open, s.handleHealth},
 		{"GET", "/ready", open, s.handleReady},
@@ -216,6 +228,10 @@ func (s *Server) routes() []route {
 
 		{"GET", "/openapi.yaml", open, s.handleOpenAPI},
 	}
+	if s.metrics != nil {
+		rs = append(rs, route{"GET", "/metrics", read, s.metrics.ServeHTTP})
+	}
+	return rs
 }
 
 // Handler returns the http.Handler serving the API.
@@ -246,7 +262,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				v = nil
 			}
 		}
-		s.accessLog(r, rw.code, time.Since(start), id)
+		d := time.Since(start)
+		if s.observe != nil {
+			s.observe(r.Pattern, rw.code, d)
+		}
+		s.accessLog(r, rw.code, d, id)
 		if v != nil {
 			// The answer is under way: cut it short so the client sees a
 			// broken answer rather than a complete-looking one.

@@ -190,8 +190,9 @@ func (q query) integer(name string, lo, hi, def int) (int, error) {
 	return n, nil
 }
 
-// time reads an RFC 3339 time (read leniently, as records are) or epoch
-// milliseconds, what Grafana's ${__from} and ${__to} give.
+// time reads an RFC 3339 time (read leniently, as records are) or an epoch
+// time: Grafana's ${__from} and ${__to} give milliseconds,
+// ${__from:date:seconds} gives seconds (see parseQueryTime).
 func (q query) time(name string) (time.Time, error) {
 	v := q.first(name)
 	if v == "" {
@@ -200,16 +201,28 @@ func (q query) time(name string) (time.Time, error) {
 	if t, ok := parseQueryTime(v); ok {
 		return t, nil
 	}
-	return time.Time{}, gitops.FieldErrorf(name, "%s %q is not an RFC 3339 time such as \"2026-04-26T10:30:00Z\" or a time in epoch milliseconds, in the years 0001 to 9999", name, v)
+	return time.Time{}, gitops.FieldErrorf(name, "%s %q is not an RFC 3339 time such as \"2026-04-26T10:30:00Z\" or epoch seconds or milliseconds (all digits: below 100000000000 seconds, else milliseconds), in the years 0001 to 9999", name, v)
 }
 
+// epochSecondsBelow is where an all-digit time stops being epoch seconds
+// and becomes epoch milliseconds (SPEC §3): 10^11 seconds is the year 5138,
+// 10^11 milliseconds is March 1973, so neither reading of a time a
+// dashboard asks for is ambiguous.
+const epochSecondsBelow = 100_000_000_000
+
+// parseQueryTime reads a query time: RFC 3339 (leniently), or all digits,
+// epoch seconds below epochSecondsBelow and epoch milliseconds from there.
 func parseQueryTime(v string) (time.Time, bool) {
 	var t time.Time
 	var err error
 	if isDigits(v) {
-		var ms int64
-		if ms, err = strconv.ParseInt(v, 10, 64); err == nil {
-			t = time.UnixMilli(ms).UTC()
+		var n int64
+		if n, err = strconv.ParseInt(v, 10, 64); err == nil {
+			if n < epochSecondsBelow {
+				t = time.Unix(n, 0).UTC()
+			} else {
+				t = time.UnixMilli(n).UTC()
+			}
 		}
 	} else if t, err = gitops.ParseTime(v); err != nil {
 		// An unescaped "+03:00" offset arrives as " 03:00" in a query string.

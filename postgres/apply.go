@@ -198,6 +198,7 @@ func (s *Store) applyUpdates(us []gitops.Update) ([]gitops.Outcome, error) {
 		var retry bool
 		outs, retry, err = s.applyTx(ctx, us)
 		if err == nil {
+			s.observeBatch(len(us))
 			return outs, nil
 		}
 		if !retry || ctx.Err() != nil {

@@ -128,8 +128,8 @@ func (s *Store) runRefresh(f *flight) {
 }
 
 // cachedColumn is one column of serverColumns as the refresh reads it.
-// keep columns are read for every row (the index filters on them, or they
-// are not in the head); the others only for rows without a head, which
+// keep columns are read for every row (the index filters on them, the
+// per-server metrics read them, or they are not in the head); the others only for rows without a head, which
 // are encoded from their columns, and are empty otherwise, as they are in
 // the placeholder rows of the counter and of deletions.
 type cachedColumn struct {
@@ -146,7 +146,7 @@ var cachedColumns = []cachedColumn{
 	{"validation_status", true, "''"},
 	{"validation_message", false, "''"}, {"commit_sha", false, "''"}, {"branch", false, "''"}, {"updated_by", false, "''"},
 	{"last_pipeline_run", true, "NULL::timestamptz"}, {"last_cron_check", true, "NULL::timestamptz"},
-	{`"timestamp"`, false, "NULL::timestamptz"}, {"status_since", false, "NULL::timestamptz"},
+	{`"timestamp"`, false, "NULL::timestamptz"}, {"status_since", true, "NULL::timestamptz"},
 	{"last_source", false, "''"}, {"labels", false, "'{}'::jsonb"},
 	{"pipeline_status", false, "''"}, {"drift_status", false, "''"},
 	{"stale_after", true, "''"},
@@ -373,4 +373,18 @@ func (s *Store) ListEncoded(ctx context.Context, f gitops.Filter) ([]gitops.Enco
 	}
 	out, total := s.cache.idx.List(f, s.clock(), s.staleAfter)
 	return out, total, nil
+}
+
+// ReadSamples calls fn with every server's metric values from the cache,
+// after bringing it up to date (one query, shared with concurrent reads),
+// stale computed at the store's clock: every replica exports the same
+// fleet. Returns fn's error, EUNAVAILABLE, EINTERNAL.
+func (s *Store) ReadSamples(ctx context.Context, fn func(gitops.Samples) error) error {
+	if s.closed.Load() {
+		return errClosed()
+	}
+	if err := s.sync(ctx); err != nil {
+		return err
+	}
+	return s.cache.idx.ReadSamples(s.clock(), s.staleAfter, fn)
 }

@@ -45,6 +45,8 @@ type Store struct {
 	pool       *pgxpool.Pool
 	now        func() time.Time
 	staleAfter time.Duration
+	// observeBatch is gitops.StoreOptions.ObserveBatch, never nil.
+	observeBatch func(int)
 	// password is removed from every error text.
 	password string
 
@@ -71,6 +73,7 @@ type Store struct {
 var (
 	_ gitops.Store         = (*Store)(nil)
 	_ gitops.EncodedReader = (*Store)(nil)
+	_ gitops.SampleReader  = (*Store)(nil)
 )
 
 // Open connects to the database at url, applies the migrations it lacks
@@ -101,7 +104,7 @@ func Open(ctx context.Context, url string, opts gitops.StoreOptions) (*Store, er
 		pool.Close()
 		return nil, dbError("applying migrations", pw, err)
 	}
-	s := &Store{pool: pool, now: opts.Clock(), staleAfter: opts.StaleAfter, password: pw, headsOK: index.HeadRoundTrips(),
+	s := &Store{pool: pool, now: opts.Clock(), staleAfter: opts.StaleAfter, observeBatch: opts.BatchObserver(), password: pw, headsOK: index.HeadRoundTrips(),
 		reqs: make(chan *applyReq, writers*maxBatch), cache: newCache()}
 	s.writersDone.Add(writers)
 	for range writers {

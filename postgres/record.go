@@ -105,11 +105,11 @@ const upsertSet = ` ON CONFLICT (server_group, host) DO UPDATE SET
 	head = excluded.head, change = excluded.change`
 
 const insertEvent = `INSERT INTO events ("time", server_group, host, source, status, previous_status,
-	commit_sha, validation_status, changed_files, updated_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+	commit_sha, validation_status, changed_files, updated_by, changes) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
 	RETURNING id`
 
 const eventColumns = `id, "time", server_group, host, source, status, previous_status,
-	commit_sha, validation_status, changed_files, updated_by`
+	commit_sha, validation_status, changed_files, updated_by, changes`
 
 // scanner is pgx.Row or pgx.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -267,14 +267,24 @@ func readPlainLabels(b []byte) (m map[string]string, ok bool) {
 func scanEvent(sc scanner, e *gitops.Event) error {
 	var at pgtype.Timestamptz
 	var source, status, prev, validation string
+	var changes []string // nil for NULL
 	if err := sc.Scan(&e.ID, &at, &e.ServerGroup, &e.Host, &source, &status, &prev,
-		&e.CommitSHA, &validation, &e.ChangedFiles, &e.UpdatedBy); err != nil {
+		&e.CommitSHA, &validation, &e.ChangedFiles, &e.UpdatedBy, &changes); err != nil {
 		return err
 	}
 	e.Time = gitops.Time{Time: fromTS(at)}
 	e.Source, e.Status, e.PreviousStatus = gitops.Source(source), gitops.Status(status), gitops.Status(prev)
 	e.ValidationStatus = gitops.ValidationStatus(validation)
 	e.ChangedFiles = nonNilList(e.ChangedFiles)
+	if changes == nil {
+		// Written by a binary older than migration 0005.
+		e.Changes = gitops.DeriveChanges(e)
+		return nil
+	}
+	e.Changes = make([]gitops.Change, len(changes))
+	for i, c := range changes {
+		e.Changes[i] = gitops.Change(c)
+	}
 	return nil
 }
 
@@ -322,7 +332,17 @@ func serverArgs(s *gitops.Server) []any {
 
 func eventArgs(e *gitops.Event) []any {
 	return []any{ts(e.Time.Time), e.ServerGroup, e.Host, string(e.Source), string(e.Status), string(e.PreviousStatus),
-		e.CommitSHA, string(e.ValidationStatus), nonNilList(e.ChangedFiles), e.UpdatedBy}
+		e.CommitSHA, string(e.ValidationStatus), nonNilList(e.ChangedFiles), e.UpdatedBy, changeList(e.Changes)}
+}
+
+// changeList is an event's changes as the changes column takes them: never
+// NULL, which marks events written by older binaries.
+func changeList(cs []gitops.Change) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = string(c)
+	}
+	return out
 }
 
 // micro is t as stored: UTC, whole microseconds (rounded down, as pgx

@@ -191,5 +191,25 @@ func reopenMatching(t *testing.T, path string) (*Store, []gitops.Server) {
 			t.Errorf("%s: encoded %s, want %s", list[i].Key(), got, want)
 		}
 	}
+	// The metrics' samples come from the loaded entries too.
+	want := gitops.SamplesOf(list)
+	err = s.ReadSamples(ctx, func(got gitops.Samples) error {
+		if got.Len() != want.Len() {
+			t.Fatalf("ReadSamples: %d samples, List has %d", got.Len(), want.Len())
+		}
+		var g, w gitops.ServerSample
+		for i := range got.Len() {
+			got.At(i, &g)
+			want.At(i, &w)
+			if !g.StatusSince.Equal(w.StatusSince) || !g.LastPipelineRun.Equal(w.LastPipelineRun) ||
+				!g.LastCronCheck.Equal(w.LastCronCheck) || g.Status != w.Status || g.ChangedFiles != w.ChangedFiles {
+				t.Errorf("%s: sample %+v, want %+v", list[i].Key(), g, w)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s, list
 }

@@ -106,6 +106,27 @@ func (s *Store) ListEncoded(ctx context.Context, f gitops.Filter) ([]gitops.Enco
 	return out, total, nil
 }
 
+// ReadSamples calls fn with every server's metric values, from the index
+// (no query), stale computed at the store's clock. A read-only store, which
+// has no index, lists the servers with SQL. Returns fn's error,
+// EUNAVAILABLE, EINTERNAL.
+func (s *Store) ReadSamples(ctx context.Context, fn func(gitops.Samples) error) error {
+	if s.closed.Load() {
+		return errClosed()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.idx == nil {
+		servers, _, err := s.List(ctx, gitops.Filter{})
+		if err != nil {
+			return err
+		}
+		return fn(gitops.SamplesOf(servers))
+	}
+	return s.idx.ReadSamples(s.clock(), s.staleAfter, fn)
+}
+
 // LegacyLatest returns the server most recently written through the legacy
 // API, else the imported server with the newest timestamp (ties broken by
 // key), with Stale filled in. Returns ENOTFOUND when there is neither,

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -44,10 +45,10 @@ const upsertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_us
 	imported = excluded.imported, stale_after_us = excluded.stale_after_us, head = excluded.head`
 
 const insertEvent = `INSERT INTO events (time, server_group, host, source, status, previous_status,
-	commit_sha, validation_status, changed_files, updated_by) VALUES (?,?,?,?,?,?,?,?,?,?)`
+	commit_sha, validation_status, changed_files, updated_by, changes) VALUES (?,?,?,?,?,?,?,?,?,?,?)`
 
 const eventColumns = `id, time, server_group, host, source, status, previous_status,
-	commit_sha, validation_status, changed_files, updated_by`
+	commit_sha, validation_status, changed_files, updated_by, changes`
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -356,13 +357,34 @@ func validLabels(m map[string]string) map[string]string {
 }
 
 func scanEvent(sc scanner, e *gitops.Event) error {
-	return sc.Scan(&e.ID, nullTime{&e.Time.Time}, &e.ServerGroup, &e.Host, &e.Source, &e.Status, &e.PreviousStatus,
-		&e.CommitSHA, &e.ValidationStatus, jsonCol{&e.ChangedFiles}, &e.UpdatedBy)
+	var changes sql.NullString
+	if err := sc.Scan(&e.ID, nullTime{&e.Time.Time}, &e.ServerGroup, &e.Host, &e.Source, &e.Status, &e.PreviousStatus,
+		&e.CommitSHA, &e.ValidationStatus, jsonCol{&e.ChangedFiles}, &e.UpdatedBy, &changes); err != nil {
+		return err
+	}
+	if !changes.Valid {
+		// Written by a binary older than migration 0003.
+		e.Changes = gitops.DeriveChanges(e)
+		return nil
+	}
+	l, err := decodeList(changes.String)
+	if err != nil {
+		return fmt.Errorf("events.changes: %w", err)
+	}
+	e.Changes = make([]gitops.Change, len(l))
+	for i, c := range l {
+		e.Changes[i] = gitops.Change(c)
+	}
+	return nil
 }
 
 func eventArgs(e *gitops.Event) []any {
+	changes := make([]string, len(e.Changes))
+	for i, c := range e.Changes {
+		changes[i] = string(c)
+	}
 	return []any{e.Time.UnixMicro(), e.ServerGroup, e.Host, string(e.Source), string(e.Status), string(e.PreviousStatus),
-		e.CommitSHA, string(e.ValidationStatus), jsonList(e.ChangedFiles), e.UpdatedBy}
+		e.CommitSHA, string(e.ValidationStatus), jsonList(e.ChangedFiles), e.UpdatedBy, jsonList(changes)}
 }
 
 // validUTF8 replaces each byte of s that is not part of valid UTF-8 with

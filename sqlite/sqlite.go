@@ -64,6 +64,8 @@ type Store struct {
 	path       string
 	now        func() time.Time
 	staleAfter time.Duration
+	// observeBatch is gitops.StoreOptions.ObserveBatch, never nil.
+	observeBatch func(int)
 
 	readDB  *sql.DB // pool of query_only connections
 	writeDB *sql.DB // the writer's one connection; nil when read-only
@@ -92,6 +94,7 @@ type Store struct {
 var (
 	_ gitops.Store         = (*Store)(nil)
 	_ gitops.EncodedReader = (*Store)(nil)
+	_ gitops.SampleReader  = (*Store)(nil)
 )
 
 // pragmas are set on every connection through the DSN, so every pooled
@@ -170,7 +173,7 @@ func checkPath(path string) error {
 }
 
 func open(path string, opts gitops.StoreOptions, lock *os.File) (_ *Store, err error) {
-	s := &Store{path: path, now: opts.Clock(), staleAfter: opts.StaleAfter, lock: lock, headsOK: index.HeadRoundTrips()}
+	s := &Store{path: path, now: opts.Clock(), staleAfter: opts.StaleAfter, observeBatch: opts.BatchObserver(), lock: lock, headsOK: index.HeadRoundTrips()}
 	defer func() {
 		if err != nil {
 			s.closeDBs()

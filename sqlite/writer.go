@@ -295,6 +295,15 @@ func (w *writer) commitBatch(batch []*request, errs []error) {
 	}
 	w.idx.Publish(w.pending)
 	w.forget()
+	committed := 0
+	for _, err := range errs {
+		if err == nil {
+			committed++
+		}
+	}
+	if committed > 0 {
+		w.s.observeBatch(committed)
+	}
 	answer(batch, errs)
 }
 

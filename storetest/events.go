@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,35 @@ func (h *harness) testEvents(t *testing.T) {
 		if ev := got[len(got)-1]; ev.PreviousStatus != "" || ev.Source != gitops.SourcePipeline || ev.UpdatedBy != "woodpecker" {
 			t.Errorf("creating event: previous_status %q, source %q, updated_by %q; want \"\", pipeline, woodpecker",
 				ev.PreviousStatus, ev.Source, ev.UpdatedBy)
+		}
+	})
+
+	// SPEC §3: every event lists what made it, in the order created,
+	// status, commit_sha, validation_status, changed_files, and a store
+	// keeps the list as it was written.
+	t.Run("Changes", func(t *testing.T) {
+		want := []string{ // newest first
+			"status,commit_sha,changed_files", // 7: g1/h1 synced again, new commit, the pipeline's files
+			"created",                         // 6
+			"created",                         // 4
+			"status,changed_files",            // 3: drifted, one file
+			"created",                         // 1
+		}
+		got := e.events(gitops.EventFilter{})
+		if len(got) != len(want) {
+			t.Fatalf("Events() returned %d events, want %d", len(got), len(want))
+		}
+		for i, ev := range got {
+			if ev.Changes == nil {
+				t.Errorf("event %d (%s/%s): changes is nil, want a list", ev.ID, ev.ServerGroup, ev.Host)
+			}
+			var names []string
+			for _, c := range ev.Changes {
+				names = append(names, string(c))
+			}
+			if g := strings.Join(names, ","); g != want[i] {
+				t.Errorf("event %d (%s/%s at %s): changes %q, want %q", ev.ID, ev.ServerGroup, ev.Host, show(ev.Time), g, want[i])
+			}
 		}
 	})
 

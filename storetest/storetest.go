@@ -35,7 +35,8 @@ import (
 // A store that also implements gitops.EncodedReader must answer its
 // encoded reads exactly as Get and List answer, encoded, and show an
 // acknowledged write in the very next one; the Encoded subtests are
-// skipped for a store that does not implement it.
+// skipped for a store that does not implement it. The same holds for
+// gitops.SampleReader and the Samples subtests.
 func Run(t *testing.T, open func(t *testing.T, opts gitops.StoreOptions) gitops.Store) {
 	h := &harness{open: open}
 	t.Run("Apply", h.testApply)
@@ -50,6 +51,8 @@ func Run(t *testing.T, open func(t *testing.T, opts gitops.StoreOptions) gitops.
 	t.Run("Concurrency", h.testConcurrency)
 	t.Run("Ping", h.testPing)
 	t.Run("Encoded", h.testEncoded)
+	t.Run("Samples", h.testSamples)
+	t.Run("Batches", h.testBatches)
 }
 
 type harness struct {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,6 +33,9 @@ const (
 	writeFile = "write.json" // a POST /status/pipeline answer
 	oneFile   = "one.json"   // a GET /status/{g}/{h} answer
 	allFile   = "all.json"   // the GET /status answer with all N servers
+	// metricsFile is a GET /metrics answer, with its Content-Type on the
+	// first line.
+	metricsFile = "metrics.txt"
 )
 
 // record has the fields of a server record, so the ceiling decodes a
@@ -67,8 +72,11 @@ type record struct {
 // SIGINT (or, through childAttrs, until the benchmark dies).
 func serveCeiling(addr, dir string) error {
 	answers := map[string][]byte{}
-	for _, f := range []string{writeFile, oneFile, allFile} {
+	for _, f := range []string{writeFile, oneFile, allFile, metricsFile} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
+		if f == metricsFile && errors.Is(err, os.ErrNotExist) {
+			continue // a build without /metrics (-bin of an older one)
+		}
 		if err != nil {
 			return err
 		}
@@ -108,6 +116,11 @@ func ceilingRoutes(answers map[string][]byte) http.Handler {
 	})
 	mux.HandleFunc("GET /status/{server_group}/{host}", func(w http.ResponseWriter, _ *http.Request) {
 		send(w, answers[oneFile])
+	})
+	ct, scrape, _ := bytes.Cut(answers[metricsFile], []byte("\n"))
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", string(ct))
+		_, _ = w.Write(scrape)
 	})
 	return mux
 }
@@ -156,6 +169,9 @@ func captureAnswers(ctx context.Context, t *target, dir string) ([]serverKey, er
 			return nil, err
 		}
 	}
+	if err := captureMetrics(ctx, t, filepath.Join(dir, metricsFile)); err != nil {
+		return nil, err
+	}
 	return readKeys(filepath.Join(dir, allFile))
 }
 
@@ -172,6 +188,22 @@ func captureOne(ctx context.Context, t *target, method, path string, body []byte
 		return fmt.Errorf("capture %s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// captureMetrics stores a scrape of the service, its Content-Type first.
+func captureMetrics(ctx context.Context, t *target, file string) error {
+	var body bytes.Buffer
+	resp, err := t.do(ctx, http.MethodGet, "/metrics", nil, &body)
+	if se := (*statusError)(nil); errors.As(err, &se) && se.code == http.StatusNotFound {
+		return nil // a build without /metrics (-bin of an older one)
+	}
+	if err != nil {
+		return fmt.Errorf("capture GET /metrics: %w", err)
+	}
+	if resp.Header.Get("Content-Encoding") != "" {
+		return fmt.Errorf("capture GET /metrics: Content-Encoding %q; the ceiling serves it plain", resp.Header.Get("Content-Encoding"))
+	}
+	return os.WriteFile(file, append([]byte(resp.Header.Get("Content-Type")+"\n"), body.Bytes()...), 0o644)
 }
 
 // serverKey is the identity of a listed server.

@@ -49,7 +49,33 @@ func printTable(w io.Writer, br backendResult) {
 		if s.Kill9 != nil {
 			fmt.Fprintf(w, "\n%s N=%d %s\n", br.Backend, s.N, s.Kill9)
 		}
+		if line := scrapeCost(s); line != "" {
+			fmt.Fprintf(w, "\n%s N=%d %s\n", br.Backend, s.N, line)
+		}
 	}
+}
+
+// scrapeCost compares a Prometheus scrape (metrics) with a GET /status of
+// the same fleet (read_all) in the same run: the service's CPU per answer
+// and its answers per second; "" when either was not run.
+func scrapeCost(s sizeResult) string {
+	var all, scrape *workloadResult
+	for i := range s.Workloads {
+		switch s.Workloads[i].Name {
+		case "read_all":
+			all = &s.Workloads[i]
+		case "metrics":
+			scrape = &s.Workloads[i]
+		}
+	}
+	if all == nil || scrape == nil || scrape.Service.RPS == 0 {
+		return ""
+	}
+	line := fmt.Sprintf("a scrape costs %.2f× a GET /status in answers per second", all.Service.RPS/scrape.Service.RPS)
+	if all.ServiceCPUus != nil && scrape.ServiceCPUus != nil && *all.ServiceCPUus > 0 {
+		line += fmt.Sprintf(", %.2f× in CPU per answer", *scrape.ServiceCPUus / *all.ServiceCPUus)
+	}
+	return line
 }
 
 func startRow(backend string, n int, what string, readyMS float64) []string {

@@ -14,11 +14,13 @@ import (
 )
 
 // workloadNames lists the workloads in the order they run.
-var workloadNames = []string{"pipeline", "cron", "read_all", "read_one", "mixed"}
+var workloadNames = []string{"pipeline", "cron", "read_all", "metrics", "read_one", "mixed"}
 
 // defaultConc is each workload's client concurrency unless -c overrides it.
 // read_all is lower because each answer carries every server.
-var defaultConc = map[string]int{"pipeline": 32, "cron": 32, "read_all": 8, "read_one": 32, "mixed": 32}
+// metrics (Prometheus scrapes) runs as many clients as read_all, so the two
+// compare like with like.
+var defaultConc = map[string]int{"pipeline": 32, "cron": 32, "read_all": 8, "metrics": 8, "read_one": 32, "mixed": 32}
 
 // Seeded servers are spread over 100 groups, as a real fleet is over
 // teams and roles, so group-sized reads stay small.
@@ -152,6 +154,11 @@ func (t *target) do(ctx context.Context, method, path string, body []byte, w io.
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if path == "/metrics" {
+		// What Prometheus sends when it scrapes.
+		req.Header.Set("Accept", prometheusAccept)
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
 	if t.authorization != "" {
 		req.Header.Set("Authorization", t.authorization)
 	}
@@ -240,6 +247,13 @@ func (t *target) readAllRequester() requester {
 	return func(ctx context.Context) error { return t.get(ctx, "/status") }
 }
 
+// prometheusAccept is the Accept header of a Prometheus scrape.
+const prometheusAccept = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+
+func (t *target) metricsRequester() requester {
+	return func(ctx context.Context) error { return t.get(ctx, "/metrics") }
+}
+
 // occasionalReadAll reads one server, except at most once a second when it
 // reads them all, as a Grafana dashboard refreshing among pipelines does.
 func (t *target) occasionalReadAll(seed uint64) requester {
@@ -273,6 +287,10 @@ func (t *target) requesters(name string, conc int) []requester {
 	case "read_all":
 		for w := range reqs {
 			reqs[w] = t.readAllRequester()
+		}
+	case "metrics":
+		for w := range reqs {
+			reqs[w] = t.metricsRequester()
 		}
 	case "read_one":
 		for w := range reqs {

@@ -15,6 +15,7 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/httpapi"
+	"github.com/gitops-status/gitops-status/metrics"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, version string) error {
@@ -50,10 +51,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	if cfg.DatabaseURL == "" {
 		tuneGC(logger)
 	}
-	store, err := openStore(ctx, cfg.storeConfig)
+	m := metrics.New(metrics.Options{Version: version, Logger: logger})
+	raw, err := openServeStore(ctx, cfg.storeConfig, m.ObserveBatch)
 	if err != nil {
 		return err
 	}
+	store := m.InstrumentStore(raw)
 	defer func() {
 		if err := store.Close(); err != nil {
 			logger.Error("closing the store", "err", err)
@@ -64,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		backend = "postgres"
 	}
 	logger.Info("store open", "backend", backend, "data_dir", cfg.DataDir)
-	warnSettings(ctx, store, logger)
+	warnSettings(ctx, raw, logger)
 	logAuth(logger, authn, authWarnings)
 	if certs != nil {
 		certs.logCert(logger, "TLS certificate loaded")
@@ -96,6 +99,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		LegacyGroup:  cfg.LegacyGroup,
 		Auth:         authenticator(authn),
 		WriteTimeout: cfg.WriteTimeout,
+		// GET /metrics and the request metrics (see package metrics).
+		Metrics:        m.Handler(store, cfg.WriteTimeout),
+		ObserveRequest: m.ObserveRequest,
 	})
 	// Every deadline is set, so a client that sends or reads slowly
 	// (slowloris) is dropped instead of holding a connection for ever.

@@ -14,18 +14,24 @@ import (
 // openStore opens the store c selects: PostgreSQL when a database URL is
 // set, else SQLite in the data dir. Errors are one clear line.
 func openStore(ctx context.Context, c storeConfig) (gitops.Store, error) {
-	return open(ctx, c, false)
+	return open(ctx, c, false, nil)
+}
+
+// openServeStore is openStore for serve, whose store reports the size of
+// each committed write transaction to observeBatch (for /metrics).
+func openServeStore(ctx context.Context, c storeConfig, observeBatch func(int)) (gitops.Store, error) {
+	return open(ctx, c, false, observeBatch)
 }
 
 // openStoreForReading is openStore for commands that only read, such as
 // export: on SQLite it works beside a running server, which holds the
 // database for itself.
 func openStoreForReading(ctx context.Context, c storeConfig) (gitops.Store, error) {
-	return open(ctx, c, true)
+	return open(ctx, c, true, nil)
 }
 
-func open(ctx context.Context, c storeConfig, readOnly bool) (gitops.Store, error) {
-	opts := gitops.StoreOptions{StaleAfter: c.StaleAfter}
+func open(ctx context.Context, c storeConfig, readOnly bool, observeBatch func(int)) (gitops.Store, error) {
+	opts := gitops.StoreOptions{StaleAfter: c.StaleAfter, ObserveBatch: observeBatch}
 	if c.DatabaseURL != "" {
 		return openPostgres(ctx, c.DatabaseURL, opts)
 	}

@@ -27,6 +27,7 @@ import (
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/auth"
 	"github.com/gitops-status/gitops-status/httpapi"
+	"github.com/gitops-status/gitops-status/metrics"
 	"github.com/gitops-status/gitops-status/sqlite"
 )
 
@@ -52,7 +53,10 @@ func newServerWith(t *testing.T, wrap func(gitops.Store) gitops.Store, tokens *s
 	if wrap != nil {
 		store = wrap(st)
 	}
-	cfg := httpapi.Config{Store: store, Version: "test", MaxBodyBytes: 4096}
+	// Metrics as serve wires them: GET /metrics is a route.
+	m := metrics.New(metrics.Options{Version: "test"})
+	cfg := httpapi.Config{Store: store, Version: "test", MaxBodyBytes: 4096,
+		Metrics: m.Handler(store, 0), ObserveRequest: m.ObserveRequest}
 	if tokens != nil {
 		a, _, err := auth.New(auth.Config{Inline: *tokens})
 		if err != nil {
@@ -274,6 +278,8 @@ var seededExchanges = []exchange{
 	{"GET /events", "GET", "/events?limit=10001", "", nil, 400},
 
 	{"GET /summary", "GET", "/summary", "", nil, 200},
+	{"GET /metrics", "GET", "/metrics", "", []string{"Accept", "text/plain"}, 200},
+	{"GET /metrics", "GET", "/metrics", "", []string{"Accept", "application/openmetrics-text;version=1.0.0"}, 200},
 
 	{"POST /api/status", "POST", "/api/status", `{"repo":"rsyslog","server":"lab","sync_status":"DRIFTED","drifted_files":["/etc/a"],"deployed_files":null,"drift_count":1,"last_check":"2026-04-26T10:30:00"}`, nil, 200},
 	{"POST /api/status", "POST", "/api/status", `{"repo":"rsyslog","server":"lab","sync_status":"SYNCED","extra":true}`, nil, 200},
@@ -362,6 +368,9 @@ func TestAuthAnswersValidate(t *testing.T) {
 		{"GET /status", "GET", "/status", "", ci, 403},
 		{"GET /status/{server_group}/{host}", "GET", "/status/rsyslog-prod/rsyslog-01", "", ops, 200},
 		{"GET /summary", "GET", "/summary", "", nil, 401},
+		{"GET /metrics", "GET", "/metrics", "", nil, 401},
+		{"GET /metrics", "GET", "/metrics", "", ci, 403},
+		{"GET /metrics", "GET", "/metrics", "", grafana, 200},
 		{"GET /events", "GET", "/events", "", grafana, 200},
 		{"GET /api/status", "GET", "/api/status", "", nil, 401},
 		{"POST /api/status", "POST", "/api/status", `{"repo":"rsyslog-lab","server":"lab","sync_status":"SYNCED"}`, ci, 200},

@@ -353,7 +353,7 @@ func EntryFromHead(in Interner, head []byte, imported bool, legacyWrittenAt time
 	}
 	sv := gitops.Server{Imported: imported, LegacyWrittenAt: legacyWrittenAt}
 	files := 0
-	const need = 1<<10 - 1
+	const need = 1<<11 - 1
 	var seen uint32
 	for i := 0; ; i++ {
 		if i > 0 && !d.eat(',') {
@@ -395,6 +395,9 @@ func EntryFromHead(in Interner, head []byte, imported bool, legacyWrittenAt time
 		case "changed_files":
 			bit = 1 << 9
 			files, ok = d.countList()
+		case "status_since":
+			bit = 1 << 10
+			sv.StatusSince, ok = d.time()
 		default:
 			ok = d.skip()
 		}

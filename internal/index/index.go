@@ -5,6 +5,7 @@
 package index
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +25,9 @@ type Entry struct {
 	validation              gitops.ValidationStatus
 	// lastReport is the newest of last_pipeline_run and last_cron_check.
 	lastReport time.Time
+	// The times the per-server metrics show, in unix microseconds (what
+	// stores keep), unset when noTime.
+	lastPipelineRun, lastCronCheck, statusSince int64
 	// ownThreshold says staleAfter is the server's own threshold; when
 	// false the global one applies (stale_after "" or unparsable), as
 	// gitops.Server.StaleThreshold decides.
@@ -57,6 +61,41 @@ func (e *Entry) Stale(now time.Time, global time.Duration) bool {
 // Encoded is the entry as gitops.EncodedServer at now.
 func (e *Entry) Encoded(now time.Time, global time.Duration) gitops.EncodedServer {
 	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles}
+}
+
+// noTime marks an unset time among an entry's microseconds.
+const noTime = math.MinInt64
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return noTime
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == noTime {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// Sample fills s with what the per-server metrics need of the entry, with
+// stale at now.
+func (e *Entry) Sample(s *gitops.ServerSample, now time.Time, global time.Duration) {
+	*s = gitops.ServerSample{
+		ServerGroup:      e.group,
+		Host:             e.host,
+		ServerType:       e.serverType,
+		Environment:      e.environment,
+		Status:           e.status,
+		ValidationStatus: e.validation,
+		ChangedFiles:     e.ChangedFiles,
+		LastPipelineRun:  fromMicros(e.lastPipelineRun),
+		LastCronCheck:    fromMicros(e.lastCronCheck),
+		StatusSince:      fromMicros(e.statusSince),
+		Stale:            e.Stale(now, global),
+	}
 }
 
 // ownThreshold parses a stale_after value as gitops.Server.StaleThreshold
@@ -107,6 +146,9 @@ func (in Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 		status:          gitops.Status(in.Intern(string(sv.Status))),
 		validation:      gitops.ValidationStatus(in.Intern(string(sv.ValidationStatus))),
 		lastReport:      sv.LastReport(),
+		lastPipelineRun: micros(sv.LastPipelineRun),
+		lastCronCheck:   micros(sv.LastCronCheck),
+		statusSince:     micros(sv.StatusSince),
 		ownThreshold:    own,
 		staleAfter:      d,
 		ChangedFiles:    len(sv.ChangedFiles),
@@ -320,4 +362,29 @@ func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration) ([]gi
 	*bufp = cand[:0]
 	scratch.Put(bufp)
 	return out, n
+}
+
+// samples is a snapshot of the index's entries as gitops.Samples.
+type samples struct {
+	entries []*Entry
+	now     time.Time
+	global  time.Duration
+}
+
+func (v *samples) Len() int { return len(v.entries) }
+
+func (v *samples) At(i int, s *gitops.ServerSample) { v.entries[i].Sample(s, v.now, v.global) }
+
+// ReadSamples calls fn with every entry as it is now, in key order, stale
+// computed at now: what gitops.SampleReader hands out. The view copies the
+// entry pointers (8 bytes a server, from a pool), never the records, and
+// holds no lock while fn runs.
+func (x *Index) ReadSamples(now time.Time, global time.Duration, fn func(gitops.Samples) error) error {
+	bufp := scratch.Get().(*[]*Entry)
+	v := &samples{entries: x.snapshot((*bufp)[:0], nil), now: now, global: global}
+	err := fn(v)
+	clear(v.entries) // let replaced entries go
+	*bufp = v.entries[:0]
+	scratch.Put(bufp)
+	return err
 }
