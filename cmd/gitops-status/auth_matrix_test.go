@@ -228,7 +228,7 @@ func testAuthMatrix(t *testing.T, env []string) {
 			if after := snapshot(); after != before {
 				t.Fatalf("%s was refused with %d but changed the stored data:\nbefore %s\nafter  %s", what, code, before, after)
 			}
-			if id := h.Get("X-Request-Id"); !strings.Contains(p.stderr.String(), "request_id="+id) {
+			if id := h.Get("X-Request-Id"); !p.logged("request_id=" + id) {
 				t.Errorf("%s: refusal %s not logged", what, id)
 			}
 		}

@@ -121,6 +121,22 @@ func (p *proc) waitListening() {
 	}
 }
 
+// logged reports whether the process's stderr holds substr within a few
+// seconds: the server logs before it answers, but the pipe from its stderr
+// reaches the test's buffer a moment later.
+func (p *proc) logged(substr string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if strings.Contains(p.stderr.String(), substr) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (p *proc) kill() {
 	select {
 	case <-p.done:
