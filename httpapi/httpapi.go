@@ -50,6 +50,21 @@ type Config struct {
 	// LegacyGroup is the server_group legacy v1 updates go to and that
 	// GET /api/status?server=HOST prefers; "" means the v1 repo.
 	LegacyGroup string
+	// Routes are endpoints of other adapters (the status page) served beside
+	// the API's own, so that the program mounts them without httpapi
+	// importing them. They get the request id and the access log, are
+	// listed by GET / after the API's routes, and answer for themselves
+	// otherwise (their own content type and error pages). A pattern that
+	// conflicts with the API's makes New panic, as ServeMux does.
+	Routes []Route
+}
+
+// Route is an endpoint mounted through Config.Routes: Method and Path form
+// a Go ServeMux pattern ("GET", "/ui/{server_group}/{host}").
+type Route struct {
+	Method  string
+	Path    string
+	Handler http.Handler
 }
 
 // Server serves the API. It holds no mutable state besides pools and a
@@ -124,7 +139,11 @@ func New(cfg Config) *Server {
 	}
 	s.encoded, _ = cfg.Store.(gitops.EncodedReader)
 
-	for _, rt := range s.routes() {
+	routes := s.routes()
+	for _, rt := range cfg.Routes {
+		routes = append(routes, route{rt.Method, rt.Path, rt.Handler.ServeHTTP})
+	}
+	for _, rt := range routes {
 		pattern := rt.method + " " + rt.path
 		if rt.path == "/" {
 			pattern = rt.method + " /{$}" // "/" alone would match every path
