@@ -15,6 +15,7 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/httpapi"
+	"github.com/gitops-status/gitops-status/ui"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, version string) error {
@@ -78,6 +79,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxClockSkew: cfg.MaxClockSkew,
 		LegacyGroup:  cfg.LegacyGroup,
+		Routes:       uiRoutes(store, logger, version),
 	})
 	srv := &http.Server{
 		Handler:           api.Handler(),
@@ -253,4 +255,14 @@ func pruneEvents(ctx context.Context, store gitops.Store, retention time.Duratio
 		case <-t.C:
 		}
 	}
+}
+
+// uiRoutes mounts the status page (package ui) beside the API.
+func uiRoutes(store gitops.Store, logger *slog.Logger, version string) []httpapi.Route {
+	page := ui.New(ui.Config{Store: store, Logger: logger, Version: version})
+	var routes []httpapi.Route
+	for _, rt := range page.Routes() {
+		routes = append(routes, httpapi.Route{Method: rt.Method, Path: rt.Path, Handler: rt.Handler})
+	}
+	return routes
 }
