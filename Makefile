@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-short lint bench bench-load fuzz smoke clean
+.PHONY: build run test test-short lint bench bench-load fuzz smoke screenshots clean
 
 build: ## the single binary, without cgo
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o gitops-status ./cmd/gitops-status
@@ -43,5 +43,14 @@ smoke: build ## the README's curl examples against a throw-away server on :5099
 	for i in $$(seq 50); do curl -sf http://127.0.0.1:5099/ready >/dev/null && break; sleep 0.1; done; \
 	scripts/smoke.sh http://127.0.0.1:5099; rc=$$?; kill $$pid; wait $$pid; rm -rf $$dir; exit $$rc
 
+screenshots: ## docs/ui*.png, taken by the status page's browser test (needs chromium)
+	rm -rf .screenshots && mkdir .screenshots
+	$(GO) test -count=1 -run '^TestUIBrowser$$' -artifacts -outputdir $(CURDIR)/.screenshots ./cmd/gitops-status
+	cp "$$(find .screenshots -name fleet.png)" docs/ui.png
+	cp "$$(find .screenshots -name server.png)" docs/ui-server.png
+	cp "$$(find .screenshots -name fleet-dark.png)" docs/ui-dark.png
+	rm -rf .screenshots
+
 clean:
 	rm -f gitops-status bench.txt
+	rm -rf .screenshots
