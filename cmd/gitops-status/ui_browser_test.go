@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -149,6 +150,11 @@ func newTab(t *testing.T, browser context.Context, base string) *tab {
 		t.Fatal(err)
 	}
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: initScript}); err != nil {
+		t.Fatal(err)
+	}
+	// A tab in front paints as a person's would (a background tab may
+	// not, and then reports no paint timings).
+	if _, err := chromedp.Call(ctx, page.BringToFront, cdp.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 	tb.do(chromedp.EmulateViewport(1360, 860))
