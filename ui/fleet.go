@@ -198,6 +198,11 @@ type fleet struct {
 // built.
 func buildFleet(servers []gitops.Server, q fleetQuery, now time.Time) fleet {
 	f := fleet{Query: q, Total: len(servers), Validations: gitops.ValidationStatuses, PerPageOptions: perPageOptions}
+	if !slices.Contains(perPageOptions, q.PerPage) {
+		// A size the URL asked for is offered too, so the form keeps it.
+		f.PerPageOptions = append(slices.Clone(perPageOptions), q.PerPage)
+		slices.Sort(f.PerPageOptions)
+	}
 	byStatus := map[gitops.Status]int{}
 	var shown []*gitops.Server
 	groups, envs, types := map[string]bool{}, map[string]bool{}, map[string]bool{}

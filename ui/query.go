@@ -278,8 +278,3 @@ func (q fleetQuery) PerPageParam() string {
 	return strconv.Itoa(q.PerPage)
 }
 
-// HasPerPageOption reports whether q's page size is one the page offers
-// (else the form carries it along as it is).
-func (q fleetQuery) HasPerPageOption(options []int) bool {
-	return slices.Contains(options, q.PerPage)
-}
