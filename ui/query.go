@@ -277,4 +277,3 @@ func (q fleetQuery) PerPageParam() string {
 	}
 	return strconv.Itoa(q.PerPage)
 }
-
