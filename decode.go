@@ -162,6 +162,19 @@ func (o object) time(field string) (time.Time, error) {
 	return t.Truncate(time.Microsecond), nil
 }
 
+// boolean reads a true/false field; absent or null is false.
+func (o object) boolean(field string) (bool, error) {
+	raw, ok := o[field]
+	if !ok || isNull(raw) {
+		return false, nil
+	}
+	var b bool
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return false, FieldErrorf(field, "%s must be true or false, got %s", field, jsonKind(raw))
+	}
+	return b, nil
+}
+
 func (o object) identifier(field string) (string, error) {
 	s, err := o.str(field)
 	if err != nil {

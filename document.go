@@ -84,14 +84,50 @@ func parseV2(o object, p ParseOptions) (*Document, error) {
 // parseRecord reads one v2 record, keeping every field it carries and
 // deriving those a v2.0 file lacks.
 func parseRecord(key string, raw json.RawMessage, p ParseOptions) (Server, error) {
-	var s Server
 	if !bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{")) {
-		return s, Errorf(EINVALID, "a record must be a JSON object")
+		return Server{}, Errorf(EINVALID, "a record must be a JSON object")
 	}
 	o, err := decodeObject(raw)
 	if err != nil {
-		return s, err
+		return Server{}, err
 	}
+	return parseRecordObject(key, o, p)
+}
+
+// UnmarshalJSON reads a record as MarshalJSON writes it and the API answers
+// it: every stored field and the computed stale, with the rules of a v2
+// document's record (identifiers and enumerations checked, times read
+// leniently, fields a v2.0 record lacks derived). Fields it does not know,
+// such as a response's "warnings" or those a newer server adds, are
+// ignored. Errors are EINVALID *Error values naming the field.
+func (s *Server) UnmarshalJSON(b []byte) error {
+	o, err := decodeObject(b)
+	if err != nil {
+		return err
+	}
+	group, err := o.str("server_group")
+	if err != nil {
+		return err
+	}
+	host, err := o.str("host")
+	if err != nil {
+		return err
+	}
+	srv, err := parseRecordObject(group+"/"+host, o, ParseOptions{})
+	if err != nil {
+		return err
+	}
+	srv.Imported = false
+	if srv.Stale, err = o.boolean("stale"); err != nil {
+		return err
+	}
+	*s = srv
+	return nil
+}
+
+func parseRecordObject(key string, o object, p ParseOptions) (Server, error) {
+	var s Server
+	var err error
 	keyGroup, keyHost, _ := strings.Cut(key, "/")
 	for _, f := range []struct {
 		name string

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 )
 
 const usage = `gitops-status: is every server what git says it should be, and since when?
@@ -15,6 +16,10 @@ Usage:
   gitops-status import [flags] FILE import a v1 or v2 status.json into the store
   gitops-status export [flags]      write every server as a v2 status.json on stdout
   gitops-status migrate [flags]     apply database migrations and exit
+  gitops-status report pipeline|cron [flags] [FILE...]
+                                    send a deployment or drift check report
+  gitops-status get [flags] [GROUP [HOST]]
+                                    show servers: a table, or -o json
   gitops-status version             print the version
 
 Every flag is also an environment variable: --data-dir is GITOPS_STATUS_DATA_DIR.
@@ -38,6 +43,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, version s
 		err = runExport(ctx, rest, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, rest, stdout, stderr)
+	case "report":
+		return runReport(ctx, rest, os.Stdin, stdout, stderr, version)
+	case "get":
+		return runGet(ctx, rest, stdout, stderr, version)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "gitops-status %s\n", version)
 	case "help", "-h", "--help":
