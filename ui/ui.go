@@ -76,6 +76,10 @@ type Config struct {
 	// DefaultRefresh. A page's URL may ask for another interval
 	// (?refresh=N seconds, 0 = off).
 	Refresh time.Duration
+	// CheckToken says whether token may read, for the sign-in form: nil,
+	// or an EUNAUTHORIZED (unknown token) or EFORBIDDEN (no read scope)
+	// error. Nil means tokens are off, and the form has nothing to do.
+	CheckToken func(token string) error
 }
 
 // UI serves the status page. It is safe for concurrent use.
@@ -85,6 +89,8 @@ type UI struct {
 	now     func() time.Time
 	version string
 	refresh int // seconds
+
+	checkToken func(token string) error
 
 	pages  map[string]*template.Template
 	static map[string]asset
@@ -116,7 +122,7 @@ func New(cfg Config) *UI {
 	if cfg.Store == nil {
 		panic("ui: Config.Store is nil")
 	}
-	u := &UI{store: cfg.Store, log: cfg.Logger, now: cfg.Now, version: cfg.Version}
+	u := &UI{store: cfg.Store, log: cfg.Logger, now: cfg.Now, version: cfg.Version, checkToken: cfg.CheckToken}
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
 	}
@@ -192,7 +198,7 @@ type pagerView struct {
 func parsePages() map[string]*template.Template {
 	base := template.Must(template.New("layout.html").Funcs(templateFuncs).ParseFS(files, "templates/layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"fleet", "server", "error"} {
+	for _, name := range []string{"fleet", "server", "error", "signin"} {
 		t := template.Must(base.Clone())
 		pages[name] = template.Must(t.ParseFS(files, "templates/"+name+".html"))
 	}
@@ -230,10 +236,14 @@ func staticURL(name string, m map[string]asset) string {
 }
 
 // Route is one endpoint of the page, to be mounted by the program:
-// Method and Path form a Go ServeMux pattern.
+// Method and Path form a Go ServeMux pattern. Read routes show data: when
+// reads need a token, the program lets them run only with a read
+// credential (a bearer token, or the one TokenFromCookie reads), and
+// answers others with Denied.
 type Route struct {
 	Method  string
 	Path    string
+	Read    bool
 	Handler http.Handler
 }
 
@@ -241,10 +251,12 @@ type Route struct {
 // headers of setSecurityHeaders.
 func (u *UI) Routes() []Route {
 	return []Route{
-		{"GET", basePath, http.HandlerFunc(u.handleFleet)},
-		{"GET", staticPrefix + "{file}", http.HandlerFunc(u.handleStatic)},
-		{"GET", basePath + "/{server_group}", http.HandlerFunc(u.handleGroup)},
-		{"GET", basePath + "/{server_group}/{host}", http.HandlerFunc(u.handleServer)},
+		{"GET", basePath, true, http.HandlerFunc(u.handleFleet)},
+		{"GET", staticPrefix + "{file}", false, http.HandlerFunc(u.handleStatic)},
+		{"GET", basePath + "/{server_group}", true, http.HandlerFunc(u.handleGroup)},
+		{"GET", basePath + "/{server_group}/{host}", true, http.HandlerFunc(u.handleServer)},
+		{"POST", basePath + "/login", false, u.crossOrigin(u.handleSignIn)},
+		{"POST", basePath + "/logout", false, u.crossOrigin(u.handleSignOut)},
 	}
 }
 
@@ -274,7 +286,9 @@ type page struct {
 	Refresh int
 	// AsOf is when the data was read.
 	AsOf timeCell
-	Data any
+	// SignedIn shows the sign-out button: the browser keeps a token.
+	SignedIn bool
+	Data     any
 }
 
 func (u *UI) newPage(title string, now time.Time, refresh int, data any) page {
@@ -414,7 +428,9 @@ func (u *UI) renderError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	title := http.StatusText(code)
-	u.render(w, r, code, "error", u.newPage(title, u.now(), 0, errorPage{Code: code, Message: msg, RequestID: id}))
+	p := u.newPage(title, u.now(), 0, errorPage{Code: code, Message: msg, RequestID: id})
+	p.AsOf = timeCell{} // no data on this page
+	u.render(w, r, code, "error", p)
 }
 
 // httpStatus maps a domain error code to the status of the error page.
@@ -442,6 +458,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, name strin
 	buf := u.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer u.putBuf(buf)
+	p.SignedIn = hasTokenCookie(r)
 	if err := u.pages[name].ExecuteTemplate(buf, "layout", p); err != nil {
 		if name == "error" {
 			http.Error(w, "the error page failed to render", http.StatusInternalServerError)

@@ -86,6 +86,11 @@
           location.assign(res.url);
           throw new Error("redirected");
         }
+        if (res.status === 401 || res.status === 403) {
+          // The token was revoked or the cookie expired: show the form.
+          location.reload();
+          throw new Error("redirected");
+        }
         if (!res.ok) {
           throw new Error("the server answered " + res.status);
         }
