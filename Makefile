@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-short lint bench bench-load fuzz smoke screenshots clean
+.PHONY: build run test test-short lint bench bench-load fuzz vulncheck smoke screenshots clean
 
 build: ## the single binary, without cgo
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o gitops-status ./cmd/gitops-status
@@ -34,9 +34,11 @@ bench-load: ## the load benchmark at 1,000 / 10,000 / 100,000 servers (SQLite, a
 	$(GO) run ./bench/load -n 1000,10000,100000 -duration 10s
 
 FUZZTIME ?= 30s
-fuzz: ## each fuzzer for FUZZTIME
-	for f in FuzzParsePipelineUpdate FuzzParseCronUpdate FuzzParseLegacyUpdate FuzzParseDocument FuzzValidateIdentifier FuzzParseTime; do \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
+fuzz: ## every fuzz target of every package, FUZZTIME each
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
+
+vulncheck: ## govulncheck ./... against a database built from golang.org/x/vulndb (cached; see scripts/vulncheck.sh)
+	GO=$(GO) scripts/vulncheck.sh
 
 smoke: build ## the README's curl examples against a throw-away server on :5099
 	@dir=$$(mktemp -d); ./gitops-status serve --addr 127.0.0.1:5099 --data-dir $$dir 2>$$dir/log & pid=$$!; \

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -290,6 +291,78 @@ func FuzzParseTime(f *testing.F) {
 		}
 		if !back.Equal(tm) {
 			t.Fatalf("ParseTime(%q) = %v, written as %s, read back as %v", s, tm, b, back.Time)
+		}
+	})
+}
+
+// FuzzAuthorize checks the authorization decision against SPEC §6/§8,
+// written here as an independent rule: open routes and open reads need
+// nothing; otherwise no token is 401, a token without the scope (admin
+// counts as every scope) is 403; a token's groups limit the groups it
+// writes, and a valid token never writes outside them.
+func FuzzAuthorize(f *testing.F) {
+	f.Add(uint8(0b0010), "rsyslog-*", uint8(2), false, true, "rsyslog-prod")
+	f.Add(uint8(0b0001), "", uint8(1), true, true, "g")
+	f.Add(uint8(0b1000), "nginx-[ab],splunk-?", uint8(4), false, true, "nginx-c")
+	f.Add(uint8(0), "", uint8(1), true, false, "g")
+	f.Add(uint8(0b0100), "[", uint8(3), false, true, "x")
+	f.Add(uint8(0b0110), `a\*`, uint8(2), false, true, "a*")
+	f.Fuzz(func(t *testing.T, mask uint8, groups string, needIdx uint8, protected, hasToken bool, group string) {
+		var scopes []gitops.Scope
+		for i, sc := range gitops.Scopes {
+			if mask&(1<<i) != 0 {
+				scopes = append(scopes, sc)
+			}
+		}
+		var globs []string
+		if groups != "" {
+			globs = strings.Split(groups, ",")
+		}
+		needs := append([]gitops.Scope{""}, gitops.Scopes...)
+		need := needs[int(needIdx)%len(needs)]
+		p := &gitops.Principal{Name: "fuzz", Scopes: scopes, Groups: globs}
+		valid := p.Validate() == nil
+		if !valid {
+			return // a tokens file with this entry refuses to load
+		}
+		var who *gitops.Principal
+		if hasToken {
+			who = p
+		}
+
+		err := gitops.Authorize(who, need, protected, "POST /x")
+		open := need == "" || (need == gitops.ScopeRead && !protected)
+		has := slices.Contains(scopes, need) || slices.Contains(scopes, gitops.ScopeAdmin)
+		var want string
+		switch {
+		case open:
+		case !hasToken:
+			want = gitops.EUNAUTHORIZED
+		case !has:
+			want = gitops.EFORBIDDEN
+		}
+		if got := gitops.ErrorCode(err); got != want {
+			t.Fatalf("Authorize(scopes %q, need %q, protected %v, token %v) = %v; want code %q", scopes, need, protected, hasToken, err, want)
+		}
+		if err != nil && gitops.ErrorMessage(err) == "" {
+			t.Fatal("a refusal without a sentence")
+		}
+
+		gerr := gitops.AuthorizeGroup(p, group, "POST /x")
+		if gerr != nil && (gitops.ErrorCode(gerr) != gitops.EFORBIDDEN || gitops.ErrorField(gerr) != "server_group") {
+			t.Fatalf("AuthorizeGroup error %v: want %s on server_group", gerr, gitops.EFORBIDDEN)
+		}
+		// What the group rule must say, whatever the matcher: no globs is
+		// every group; a glob without metacharacters is the group itself.
+		if len(globs) == 0 && gerr != nil {
+			t.Fatalf("a token without groups may not write %q: %v", group, gerr)
+		}
+		literal := slices.ContainsFunc(globs, func(g string) bool { return !strings.ContainsAny(g, `*?[\`) && g == group })
+		if literal && gerr != nil {
+			t.Fatalf("groups %q name %q literally, yet it is refused: %v", globs, group, gerr)
+		}
+		if len(globs) > 0 && !slices.ContainsFunc(globs, func(g string) bool { return strings.ContainsAny(g, `*?[\`) || g == group }) && gerr == nil {
+			t.Fatalf("groups %q neither match %q literally nor hold a wildcard, yet it may write it", globs, group)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/auth"
 	"github.com/gitops-status/gitops-status/httpapi"
 )
 
@@ -101,7 +102,7 @@ func benchmarkPost(b *testing.B, path string, body func(host string) string) {
 }
 
 // fillServers imports n servers in one transaction.
-func fillServers(b *testing.B, st gitops.Store, n int) {
+func fillServers(b testing.TB, st gitops.Store, n int) {
 	b.Helper()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	servers := make([]gitops.Server, n)
@@ -223,12 +224,38 @@ func BenchmarkAPIPostCron(b *testing.B) {
 	benchmarkAPIPost(b, "/status/cron", cronBody("rsyslog-042"))
 }
 
+// BenchmarkAPIPostPipelineAuth is BenchmarkAPIPostPipeline with tokens
+// on: 20 configured tokens (the lookup compares with every one), a
+// pipeline-scoped token limited to rsyslog-* groups on every request.
+// Compare it with BenchmarkAPIPostPipeline from the same run.
+func BenchmarkAPIPostPipelineAuth(b *testing.B) {
+	doc := "tokens:\n"
+	for i := range 19 {
+		doc += fmt.Sprintf("  - {name: t%d, token: other-token-%d-0123456789abcdef, scopes: [read, cron]}\n", i, i)
+	}
+	doc += "  - {name: woodpecker, token: " + tokLimited + ", scopes: [pipeline], groups: [\"rsyslog-*\"]}\n"
+	a, _, err := auth.New(auth.Config{Inline: doc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkAPIPostAs(b, "/status/pipeline", pipelineBody("rsyslog-042"), a, "Bearer "+tokLimited)
+}
+
 func benchmarkAPIPost(b *testing.B, path, body string) {
-	h := httpapi.New(httpapi.Config{Store: memoryStore{}}).Handler()
+	benchmarkAPIPostAs(b, path, body, nil, "")
+}
+
+// benchmarkAPIPostAs posts body to path with the Authorization header
+// authorization, through authenticator a (nil: auth off).
+func benchmarkAPIPostAs(b *testing.B, path, body string, a httpapi.Authenticator, authorization string) {
+	h := httpapi.New(httpapi.Config{Store: memoryStore{}, Auth: a}).Handler()
 	w := &discardRecorder{h: http.Header{}}
 	rd := strings.NewReader(body)
 	req := httptest.NewRequest("POST", path, rd)
 	req.Header.Set("Content-Type", "application/json")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		rd.Reset(body)

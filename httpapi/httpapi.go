@@ -50,21 +50,54 @@ type Config struct {
 	// LegacyGroup is the server_group legacy v1 updates go to and that
 	// GET /api/status?server=HOST prefers; "" means the v1 repo.
 	LegacyGroup string
+	// WriteTimeout, when set, is the server's write timeout (the
+	// http.Server's): a long list answer moves the connection's write
+	// deadline this far ahead before each chunk it writes, so a client that
+	// keeps reading gets the whole answer however long it is, and one that
+	// stops reading is dropped after this long. 0 leaves deadlines alone.
+	WriteTimeout time.Duration
+	// Auth checks bearer tokens; nil turns authentication off, as in v2.0:
+	// every route is open and updated_by is what the body says.
+	Auth Authenticator
 	// Routes are endpoints of other adapters (the status page) served beside
 	// the API's own, so that the program mounts them without httpapi
-	// importing them. They get the request id and the access log, are
-	// listed by GET / after the API's routes, and answer for themselves
-	// otherwise (their own content type and error pages). A pattern that
-	// conflicts with the API's makes New panic, as ServeMux does.
+	// importing them. They get the request id, the access log and the token
+	// check, are listed by GET / after the API's routes, and answer for
+	// themselves otherwise (their own content type and error pages). A
+	// pattern that conflicts with the API's makes New panic, as ServeMux
+	// does.
 	Routes []Route
 }
 
 // Route is an endpoint mounted through Config.Routes: Method and Path form
 // a Go ServeMux pattern ("GET", "/ui/{server_group}/{host}").
 type Route struct {
-	Method  string
-	Path    string
+	Method string
+	Path   string
+	// Read marks a route that shows data: while reads are protected it
+	// needs a token with the read scope, as GET /status does. Other routes
+	// are open.
+	Read bool
+	// Credential, when set, is where the route's token comes from when the
+	// request has no Authorization header (the status page's cookie). It is
+	// consulted on this route only, so it can never authorize a write.
+	Credential func(*http.Request) (token string, ok bool)
+	// Denied, when set, answers a request the token check refused instead
+	// of the JSON error (the status page's sign-in form); err is the
+	// EUNAUTHORIZED or EFORBIDDEN error.
+	Denied  func(w http.ResponseWriter, r *http.Request, err error)
 	Handler http.Handler
+}
+
+// Authenticator knows the configured tokens (package auth implements it).
+// Its methods are called on every request that needs a scope, concurrently.
+type Authenticator interface {
+	// Authenticate returns the principal of a bearer token, or an
+	// EUNAUTHORIZED error when no configured token matches.
+	Authenticate(token string) (*gitops.Principal, error)
+	// ReadsProtected reports whether reads need a token with the read
+	// scope (some configured token has it); otherwise reads are open.
+	ReadsProtected() bool
 }
 
 // Server serves the API. It holds no mutable state besides pools and a
@@ -77,6 +110,8 @@ type Server struct {
 	maxBodyBytes int64
 	maxClockSkew time.Duration
 	legacyGroup  string
+	auth         Authenticator
+	writeTimeout time.Duration
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -113,6 +148,8 @@ func New(cfg Config) *Server {
 		maxBodyBytes: cfg.MaxBodyBytes,
 		maxClockSkew: cfg.MaxClockSkew,
 		legacyGroup:  cfg.LegacyGroup,
+		auth:         cfg.Auth,
+		writeTimeout: cfg.WriteTimeout,
 		mux:          http.NewServeMux(),
 	}
 	if s.log == nil {
@@ -139,59 +176,84 @@ func New(cfg Config) *Server {
 	}
 	s.encoded, _ = cfg.Store.(gitops.EncodedReader)
 
-	routes := s.routes()
-	for _, rt := range cfg.Routes {
-		routes = append(routes, route{rt.Method, rt.Path, rt.Handler.ServeHTTP})
+	for _, rt := range s.routes() {
+		s.handle(rt, s.guard(rt, nil, nil))
 	}
-	for _, rt := range routes {
-		pattern := rt.method + " " + rt.path
-		if rt.path == "/" {
-			pattern = rt.method + " /{$}" // "/" alone would match every path
+	for _, rt := range cfg.Routes {
+		need := open
+		if rt.Read {
+			need = read
 		}
-		s.mux.HandleFunc(pattern, rt.handler)
-		s.endpoints = append(s.endpoints, rt.method+" "+rt.path)
+		mounted := route{rt.Method, rt.Path, need, rt.Handler.ServeHTTP}
+		s.handle(mounted, s.guard(mounted, rt.Credential, rt.Denied))
 	}
 	s.indexBody = mustMarshal(index{
 		Name:        "gitops-status",
 		Version:     s.version,
 		APIVersion:  "2.0",
 		Endpoints:   s.endpoints,
-		AuthEnabled: false, // tokens are not implemented yet
+		AuthEnabled: s.auth != nil,
 	})
 	s.handler = http.HandlerFunc(s.serve)
 	return s
 }
 
-// route is one endpoint: a method, a Go 1.22 ServeMux path and its handler.
+// handle registers rt's pattern with h, and lists it for GET /.
+func (s *Server) handle(rt route, h http.HandlerFunc) {
+	pattern := rt.method + " " + rt.path
+	if rt.path == "/" {
+		pattern = rt.method + " /{$}" // "/" alone would match every path
+	}
+	s.mux.HandleFunc(pattern, h)
+	s.endpoints = append(s.endpoints, rt.method+" "+rt.path)
+}
+
+// route is one endpoint: a method, a Go 1.22 ServeMux path, the scope a
+// token needs to call it and its handler.
 type route struct {
-	method  string
-	path    string
+	method string
+	path   string
+	// need is the scope the route needs when authentication is on: open
+	// ("") for none; read routes are open too until some token has the
+	// read scope (gitops.Authorize).
+	need    gitops.Scope
 	handler http.HandlerFunc
 }
 
-// routes lists every endpoint of the API. GET / lists them in this order.
+// Scopes of the route table. A route that names a server_group it writes
+// also checks the token's groups, once it knows the group (s.writeGroup).
+const (
+	open     gitops.Scope = ""
+	read                  = gitops.ScopeRead
+	pipeline              = gitops.ScopePipeline
+	cron                  = gitops.ScopeCron
+	admin                 = gitops.ScopeAdmin
+)
+
+// routes lists every endpoint of the API and the scope it needs (SPEC §8).
+// GET / lists them in this order.
 //
 // Method-distinct patterns let GET /status/pipeline read a group called
 // "pipeline" while POST /status/pipeline takes deployment reports.
 func (s *Server) routes() []route {
 	return []route{
-		{"GET", "/", s.handleIndex},
-		{"GET", "/health", s.handleHealth},
-		{"GET", "/ready", s.handleReady},
+		{"GET", "/", open, s.handleIndex},
+		{"GET", "/health", open, s.handleHealth},
+		{"GET", "/ready", open, s.handleReady},
 
-		{"POST", "/status/pipeline", s.handlePipeline},
-		{"POST", "/status/cron", s.handleCron},
-		{"GET", "/status", s.handleList},
-		{"GET", "/status/{server_group}", s.handleGroup},
-		{"GET", "/status/{server_group}/{host}", s.handleGet},
-		{"DELETE", "/status/{server_group}/{host}", s.handleDelete},
-		{"GET", "/status/{server_group}/{host}/history", s.handleHistory},
+		{"POST", "/status/pipeline", pipeline, s.handlePipeline},
+		{"POST", "/status/cron", cron, s.handleCron},
+		{"GET", "/status", read, s.handleList},
+		{"GET", "/status/{server_group}", read, s.handleGroup},
+		{"GET", "/status/{server_group}/{host}", read, s.handleGet},
+		{"DELETE", "/status/{server_group}/{host}", admin, s.handleDelete},
+		{"GET", "/status/{server_group}/{host}/history", read, s.handleHistory},
 
-		{"GET", "/events", s.handleEvents},
-		{"GET", "/summary", s.handleSummary},
+		{"GET", "/events", read, s.handleEvents},
+		{"GET", "/summary", read, s.handleSummary},
 
-		{"GET", "/api/status", s.handleLegacyGet},
-		{"POST", "/api/status", s.handleLegacyPost},
+		{"GET", "/api/status", read, s.handleLegacyGet},
+		{"POST", "/api/status", pipeline, s.handleLegacyPost},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
 )
@@ -75,7 +76,7 @@ func statusOf(code string) int {
 // writeError is the one place errors become HTTP answers. Errors that are
 // not *gitops.Error are internal: they are logged with the request id and
 // the client only sees that id, never their text. Every answer of 500 or
-// more is logged at Error level.
+// more is logged at Error level, every 401 and 403 as a refusal.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := gitops.ErrorCode(err)
 	status := statusOf(code)
@@ -84,6 +85,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == gitops.EINTERNAL {
 		body.Error = "internal error; the server log has the details under request id " + id
 		body.Field = ""
+	}
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		s.logRefusal(r, status, id, body.Error)
 	}
 	if status >= 500 {
 		level := slog.LevelError
@@ -103,6 +107,27 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	writeJSONBytes(w, status, append(b, '\n'))
+}
+
+// logRefusal logs a request refused for its token: 401 at Info (anyone
+// can send those), 403 at Warn (a known token trying what it may not is
+// worth an operator's look). The token's name is logged, never its secret.
+func (s *Server) logRefusal(r *http.Request, status int, id, reason string) {
+	level := slog.LevelInfo
+	if status == http.StatusForbidden {
+		level = slog.LevelWarn
+	}
+	name := ""
+	if p := principalFrom(r.Context()); p != nil {
+		name = p.Name
+	}
+	s.log.LogAttrs(r.Context(), level, "request refused",
+		slog.String("request_id", id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.String("token", name),
+		slog.String("reason", reason))
 }
 
 // writeRecord answers 200 with a server record, plus a top-level
@@ -198,6 +223,7 @@ func (s *Server) writeArray(w http.ResponseWriter, r *http.Request, n, total int
 			panic(http.ErrAbortHandler)
 		}
 		if len(b) >= listChunk {
+			s.extendWriteDeadline(w)
 			if !started {
 				h["Content-Type"] = jsonContentType
 				h["X-Content-Type-Options"] = noSniff
@@ -213,11 +239,21 @@ func (s *Server) writeArray(w http.ResponseWriter, r *http.Request, n, total int
 	}
 	b = append(b, ']', '\n')
 	if started {
+		s.extendWriteDeadline(w)
 		_, _ = w.Write(b)
 	} else {
 		writeJSONBytes(w, http.StatusOK, b)
 	}
 	s.putBuf(b)
+}
+
+// extendWriteDeadline gives the client s.writeTimeout to take the next
+// chunk of a long answer. Writers that cannot (a test recorder) are left
+// as they are.
+func (s *Server) extendWriteDeadline(w http.ResponseWriter) {
+	if s.writeTimeout > 0 {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.writeTimeout))
+	}
 }
 
 func mustMarshal(v any) []byte {

@@ -28,7 +28,8 @@ func (s *Server) handleCron(w http.ResponseWriter, r *http.Request) {
 type parseFunc func(body []byte, p gitops.ParseOptions) (gitops.Update, []string, error)
 
 // apply reads, parses and applies an update. A request refused on the way
-// (415, 413, 400) reaches no store.
+// (415, 413, 400, 403 for a server_group outside the token's) reaches no
+// store.
 func (s *Server) apply(w http.ResponseWriter, r *http.Request, parse parseFunc) (gitops.Outcome, []string, error) {
 	buf, err := s.readBody(w, r)
 	if err != nil {
@@ -37,6 +38,9 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, parse parseFunc) 
 	u, warnings, err := parse(buf.Bytes(), s.parseOptions())
 	s.putBody(buf)
 	if err != nil {
+		return gitops.Outcome{}, nil, err
+	}
+	if err := authorizeWrite(r, u.Key().ServerGroup, u); err != nil {
 		return gitops.Outcome{}, nil, err
 	}
 	out, err := s.store.Apply(r.Context(), u)
@@ -215,10 +219,15 @@ func (s *Server) writeGetError(w http.ResponseWriter, r *http.Request, k gitops.
 }
 
 // handleDelete answers DELETE /status/{server_group}/{host}: 204 with no
-// body, 404 when the server does not exist.
+// body, 404 when the server does not exist. A token limited to some
+// groups deletes only in those.
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	k, err := pathKey(r)
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := authorizeWrite(r, k.ServerGroup, nil); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -104,9 +105,18 @@ func (b *bench) runSize(ctx context.Context, be backend, n int) (sizeResult, err
 	if be.dbURL != "" {
 		argv = append(argv, "--database-url", be.dbURL)
 	}
+	authorization := ""
+	if b.cfg.tokens {
+		file := filepath.Join(dir, "tokens.yaml")
+		if authorization, err = writeBenchTokens(file); err != nil {
+			return res, err
+		}
+		argv = append(argv, "--tokens-file", file)
+	}
 	svc := newServer(be.name+" service", argv, addr, filepath.Join(dir, "service.log"))
 	defer svc.kill()
 	t := newTarget(svc.base(), b.client, n)
+	t.authorization = authorization
 
 	if be.dbURL != "" {
 		if err := b.recreateDatabase(ctx); err != nil {
@@ -182,7 +192,33 @@ func (b *bench) startCeiling(ctx context.Context, t *target, dir string) (*serve
 	if _, err := ceiling.start(ctx, b.cfg.readyTimeout); err != nil {
 		return nil, nil, err
 	}
-	return ceiling, newTarget(ceiling.base(), b.client, t.n), nil
+	ct := newTarget(ceiling.base(), b.client, t.n)
+	ct.authorization = t.authorization
+	return ceiling, ct, nil
+}
+
+// writeBenchTokens writes the tokens file of -tokens: 20 tokens, as a
+// larger installation has (every lookup compares with each), some stored
+// as hashes, one with the read scope so that reads need a token too. The
+// benchmark's own token may do everything, in the groups it seeds (so
+// every write also matches a glob), and is returned as the Authorization
+// header to send.
+func writeBenchTokens(file string) (string, error) {
+	var b strings.Builder
+	b.WriteString("tokens:\n")
+	for i := range 19 {
+		secret := fmt.Sprintf("other-%02d-0123456789abcdef0123456789abcdef", i)
+		scopes := []string{"pipeline", "cron", "read"}[i%3]
+		if i%2 == 0 {
+			sum := sha256.Sum256([]byte(secret))
+			fmt.Fprintf(&b, "  - {name: other-%02d, sha256: %x, scopes: [%s]}\n", i, sum, scopes)
+		} else {
+			fmt.Fprintf(&b, "  - {name: other-%02d, token: %s, scopes: [%s], groups: [\"grp-0*\"]}\n", i, secret, scopes)
+		}
+	}
+	const secret = "bench-5f0c2d9e8a7b6c5d4e3f2a1b0c9d8e7f"
+	b.WriteString("  - {name: bench, token: " + secret + ", scopes: [read, pipeline, cron, admin], groups: [\"grp-*\"]}\n")
+	return "Bearer " + secret, os.WriteFile(file, []byte(b.String()), 0o600)
 }
 
 // runWorkload runs one workload on the ceiling, then right after on the

@@ -9,6 +9,7 @@
 //	go run ./bench/load [flags]
 //	go run ./bench/load -n 1000,10000 -duration 3s -json bench.json
 //	go run ./bench/load -n 1000 -duration 2s -kill9   # also check durability
+//	go run ./bench/load -n 10000 -workloads pipeline -tokens  # with bearer tokens
 //
 // For each backend (SQLite; PostgreSQL when reachable) and each size N it
 // starts the service on a free 127.0.0.1 port with a fresh data dir, times
@@ -84,6 +85,7 @@ type config struct {
 	readyTimeout time.Duration
 	reqTimeout   time.Duration
 	maxRequests  int
+	tokens       bool
 }
 
 func (c config) concFor(workload string) int {
@@ -111,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", time.Minute, "how long a server may take to answer 200 on /ready")
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "most requests one worker sends in one workload run")
+	fs.BoolVar(&c.tokens, "tokens", false, "run the service with a tokens file of 20 tokens (one with the read scope, so reads need one too) and send a token with every request, to the ceiling as well")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -212,7 +215,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		backends = append(backends, pg)
 	}
 
-	rep := report{DurationSeconds: cfg.duration.Seconds()}
+	rep := report{DurationSeconds: cfg.duration.Seconds(), Tokens: cfg.tokens}
+	if cfg.tokens {
+		fmt.Fprintln(stdout, "\nWith tokens: the service checks a bearer token on every request (-tokens).")
+	}
 	for _, be := range backends {
 		br := b.runBackend(ctx, be)
 		rep.Backends = append(rep.Backends, br)

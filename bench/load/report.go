@@ -18,6 +18,7 @@ type backendResult struct {
 // report is what -json writes.
 type report struct {
 	DurationSeconds float64         `json:"duration_seconds"`
+	Tokens          bool            `json:"tokens"` // run with -tokens
 	Backends        []backendResult `json:"backends"`
 	Failures        []string        `json:"failures"`
 }

@@ -118,6 +118,9 @@ type target struct {
 	client *http.Client
 	n      int
 	paths  []string // GET path of each seeded server, by index
+	// authorization is the Authorization header of every request; "" for
+	// none. The ceiling gets the same header, so both read the same bytes.
+	authorization string
 }
 
 func newTarget(base string, client *http.Client, n int) *target {
@@ -148,6 +151,9 @@ func (t *target) do(ctx context.Context, method, path string, body []byte, w io.
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if t.authorization != "" {
+		req.Header.Set("Authorization", t.authorization)
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {

@@ -3,12 +3,14 @@ package main
 import (
 	"flag"
 	"fmt"
-	gitops "github.com/gitops-status/gitops-status"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/auth"
 )
 
 // envPrefix prefixes the environment variable of every flag.
@@ -44,6 +46,13 @@ type serveConfig struct {
 	LogLevel         string
 	ShutdownTimeout  time.Duration
 	DebugAddr        string
+	TokensFile       string
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
 }
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
@@ -59,6 +68,12 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go profiles at /debug/pprof/ (e.g. 127.0.0.1:6060); empty = off")
+	fs.StringVar(&c.TokensFile, "tokens-file", "", "YAML (or JSON) file of bearer tokens; reloaded on SIGHUP; empty = authentication off unless "+auth.EnvVar+" holds tokens")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", time.Minute, "how long a client may take to send a whole request, body included")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", time.Minute, "how long an answer may take to be handled and written; long lists get this long again for every 256 KiB the client reads")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 2*time.Minute, "how long a keep-alive connection may wait for its next request")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request line and headers accepted, in bytes (431 beyond)")
 }
 
 func (c *serveConfig) validate() error {
@@ -79,6 +94,10 @@ func (c *serveConfig) validate() error {
 		return usageError{"durations must not be negative"}
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return usageError{"--tls-cert and --tls-key go together"}
+	case c.ReadHeaderTimeout <= 0, c.ReadTimeout <= 0, c.WriteTimeout <= 0, c.IdleTimeout <= 0:
+		return usageError{"--read-header-timeout, --read-timeout, --write-timeout and --idle-timeout must be positive: a connection without a deadline can be held open forever"}
+	case c.MaxHeaderBytes < 4096:
+		return usageError{"--max-header-bytes must be at least 4096"}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@
 //	gitops-status import FILE       import a v1 or v2 status.json
 //	gitops-status export            write the v2 document on stdout
 //	gitops-status migrate           apply database migrations and exit
+//	gitops-status hash-token        print the SHA-256 of the token on stdin
 //	gitops-status version           print the version
 package main
 

@@ -20,6 +20,7 @@ Usage:
                                     send a deployment or drift check report
   gitops-status get [flags] [GROUP [HOST]]
                                     show servers: a table, or -o json
+  gitops-status hash-token          print the SHA-256 of the token on stdin, for a tokens file
   gitops-status version             print the version
 
 Every flag is also an environment variable: --data-dir is GITOPS_STATUS_DATA_DIR.
@@ -47,6 +48,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, version s
 		return runReport(ctx, rest, os.Stdin, stdout, stderr, version)
 	case "get":
 		return runGet(ctx, rest, stdout, stderr, version)
+	case "hash-token":
+		err = runHashToken(rest, os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "gitops-status %s\n", version)
 	case "help", "-h", "--help":

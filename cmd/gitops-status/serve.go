@@ -14,6 +14,7 @@ import (
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/auth"
 	"github.com/gitops-status/gitops-status/httpapi"
 	"github.com/gitops-status/gitops-status/ui"
 )
@@ -35,6 +36,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	if err != nil {
 		return err
 	}
+	// Tokens and certificate first: a mistake in them stops the start with
+	// one line, before anything else is opened or logged.
+	authn, authWarnings, err := loadAuth(cfg)
+	if err != nil {
+		return err
+	}
+	var certs *certHolder
+	if cfg.TLSCert != "" {
+		if certs, err = newCertHolder(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return err
+		}
+	}
 
 	if cfg.DatabaseURL == "" {
 		tuneGC(logger)
@@ -54,7 +67,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	}
 	logger.Info("store open", "backend", backend, "data_dir", cfg.DataDir)
 	warnSettings(ctx, store, logger)
-	logger.Warn("authentication is off: anyone who can reach this service can write to it")
+	logAuth(logger, authn, authWarnings)
+	if certs != nil {
+		certs.logCert(logger, "TLS certificate loaded")
+	}
+	reloadOnHUP(ctx, logger, authn, certs)
 
 	importOnFirstStart(ctx, store, cfg, logger)
 	go pruneEvents(ctx, store, cfg.HistoryRetention, logger)
@@ -79,21 +96,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxClockSkew: cfg.MaxClockSkew,
 		LegacyGroup:  cfg.LegacyGroup,
-		Routes:       uiRoutes(store, logger, version),
+		Auth:         authenticator(authn),
+		WriteTimeout: cfg.WriteTimeout,
+		Routes:       uiRoutes(store, logger, version, authn),
 	})
+	// Every deadline is set, so a client that sends or reads slowly
+	// (slowloris) is dropped instead of holding a connection for ever.
+	// WriteTimeout bounds an answer; the API extends it for each chunk of
+	// a long list, so a 100 MB GET /status reaches a slow but reading
+	// client.
 	srv := &http.Server{
 		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		// Large fleets make GET /status a few MiB; leave room for slow readers.
-		WriteTimeout: 120 * time.Second,
-		IdleTimeout:  120 * time.Second,
-		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if certs != nil {
+		srv.TLSConfig = certs.tlsConfig()
 	}
 	errc := make(chan error, 1)
 	go func() {
-		if cfg.TLSCert != "" {
-			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		if certs != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
 		} else {
 			errc <- srv.Serve(ln)
 		}
@@ -257,12 +284,30 @@ func pruneEvents(ctx context.Context, store gitops.Store, retention time.Duratio
 	}
 }
 
-// uiRoutes mounts the status page (package ui) beside the API.
-func uiRoutes(store gitops.Store, logger *slog.Logger, version string) []httpapi.Route {
-	page := ui.New(ui.Config{Store: store, Logger: logger, Version: version})
+// uiRoutes mounts the status page (package ui) beside the API. With
+// tokens, its pages need a read token like GET /status; the browser may
+// keep one in the page's cookie (accepted on the page's routes only), and
+// a refused page answers with its sign-in form.
+func uiRoutes(store gitops.Store, logger *slog.Logger, version string, authn *auth.Authenticator) []httpapi.Route {
+	cfg := ui.Config{Store: store, Logger: logger, Version: version}
+	if authn != nil {
+		cfg.CheckToken = func(token string) error {
+			p, err := authn.Authenticate(token)
+			if err != nil {
+				return err
+			}
+			// A token that may read even while reads are open, so the
+			// cookie keeps working when a read token is added later.
+			return gitops.Authorize(p, gitops.ScopeRead, true, "GET /ui")
+		}
+	}
+	page := ui.New(cfg)
 	var routes []httpapi.Route
 	for _, rt := range page.Routes() {
-		routes = append(routes, httpapi.Route{Method: rt.Method, Path: rt.Path, Handler: rt.Handler})
+		routes = append(routes, httpapi.Route{
+			Method: rt.Method, Path: rt.Path, Read: rt.Read, Handler: rt.Handler,
+			Credential: ui.TokenFromCookie, Denied: page.Denied,
+		})
 	}
 	return routes
 }
