@@ -194,7 +194,21 @@ func TestDenied(t *testing.T) {
 			if w.Header().Get("Content-Security-Policy") == "" || w.Header().Get("WWW-Authenticate") == "" {
 				t.Error("headers missing")
 			}
+			if strings.Contains(w.Body.String(), `action="/ui/logout"`) {
+				t.Error("the sign-in page offers to sign out")
+			}
 		})
+	}
+	// A kept token the server no longer knows is forgotten.
+	r := httptest.NewRequest("GET", "/ui", nil)
+	r.AddCookie(tokenCookie(r, "revoked"))
+	w := httptest.NewRecorder()
+	u.Denied(w, r, gitops.Errorf(gitops.EUNAUTHORIZED, "unknown"))
+	if c := w.Result().Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
+		t.Errorf("a revoked token's cookie is kept: %v", c)
+	}
+	if !strings.Contains(w.Body.String(), "not known (any more)") {
+		t.Errorf("the form does not say the token is no longer known")
 	}
 }
 

@@ -458,7 +458,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, name strin
 	buf := u.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer u.putBuf(buf)
-	p.SignedIn = hasTokenCookie(r)
+	p.SignedIn = hasTokenCookie(r) && name != "signin"
 	if err := u.pages[name].ExecuteTemplate(buf, "layout", p); err != nil {
 		if name == "error" {
 			http.Error(w, "the error page failed to render", http.StatusInternalServerError)

@@ -14,15 +14,15 @@ import (
 )
 
 // startFleet starts the binary on a fleet of n generated servers, imported
-// on first start, with --stale-after 24h, and returns it.
-func startFleet(t *testing.T, n int) *proc {
+// on first start, with --stale-after 24h and args, and returns it.
+func startFleet(t *testing.T, n int, args ...string) *proc {
 	t.Helper()
 	dir := t.TempDir()
 	doc := filepath.Join(dir, "fleet.json")
 	if err := os.WriteFile(doc, fleetDocument(n, time.Now().UTC()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return startServe(t, nil, "--data-dir", filepath.Join(dir, "data"), "--import-file", doc, "--stale-after", "24h")
+	return startServe(t, nil, append([]string{"--data-dir", filepath.Join(dir, "data"), "--import-file", doc, "--stale-after", "24h"}, args...)...)
 }
 
 // historyServer is the small fleet's server with a history of live reports.
