@@ -84,10 +84,6 @@ func (u *UI) Denied(w http.ResponseWriter, r *http.Request, err error) {
 	case r.Header.Get("Authorization") != "" || hasTokenCookie(r):
 		msg = "That token is not known (any more). Sign in again."
 	}
-	if code == http.StatusUnauthorized && hasTokenCookie(r) {
-		// The kept token is no longer known: forget it.
-		http.SetCookie(w, tokenCookie(r, ""))
-	}
 	u.renderSignIn(w, r, code, safeNext(r.URL.RequestURI()), msg)
 }
 
