@@ -178,7 +178,8 @@ func TestIndexHealthReady(t *testing.T) {
 			"POST /status/pipeline", "POST /status/cron",
 			"GET /status", "GET /status/{server_group}", "GET /status/{server_group}/{host}",
 			"DELETE /status/{server_group}/{host}", "GET /status/{server_group}/{host}/history",
-			"GET /events", "GET /summary", "GET /api/status", "POST /api/status"],
+			"GET /events", "GET /summary", "GET /api/status", "POST /api/status",
+			"GET /openapi.yaml"],
 		"auth_enabled": false}`)
 	jsonEqual(t, object(t, e.want(http.StatusOK, "GET", "/health", "")), `{"status": "ok"}`)
 	jsonEqual(t, object(t, e.want(http.StatusOK, "GET", "/ready", "")), `{"status": "ready"}`)

@@ -254,6 +254,8 @@ func (s *Server) routes() []route {
 
 		{"GET", "/api/status", read, s.handleLegacyGet},
 		{"POST", "/api/status", pipeline, s.handleLegacyPost},
+
+		{"GET", "/openapi.yaml", open, s.handleOpenAPI},
 	}
 }
 

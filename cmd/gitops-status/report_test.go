@@ -349,3 +349,59 @@ func TestReport_usage(t *testing.T) {
 		t.Fatalf("report deploy: exit %d, %q", code, errOut)
 	}
 }
+
+// TestReport_tokens runs report against a server with a tokens file: a
+// wrong token is refused at once (exit 1, the server's 401 sentence, nothing
+// stored, no retries), a token without the group is refused with 403, and
+// the right one stores the report under the token's name when the CI names
+// no user.
+func TestReport_tokens(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tokens.yaml")
+	// No read token: reads stay open, so the test reads back without one.
+	var tokens []credential
+	for _, c := range matrixTokens {
+		if c.name != "grafana" {
+			tokens = append(tokens, c)
+		}
+	}
+	writeTokensFile(t, file, tokens)
+	p := startServe(t, nil, "--data-dir", t.TempDir(), "--tokens-file", file)
+	base := []string{"report", "pipeline", "--server-group", "rsyslog-prod", "--status", "synced", "--timeout", "2m"}
+	tests := []struct {
+		name, token, host string
+		wantCode          int
+		wantErr           string
+	}{
+		{"unknown token", "not-a-token-of-this-server", "wrong", 1, "refused by the server (401 Unauthorized)"},
+		{"token of another group", "rci-5566778899aabbcc", "other", 1, "refused by the server (403 Forbidden)"},
+		{"pipeline token", "wp-9a8b7c6d5e4f3a2b", "right", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(base, "--host", tt.host)
+			group := "rsyslog-prod"
+			if tt.host == "other" {
+				args = append(args, "--server-group", "nginx-prod")
+				group = "nginx-prod"
+			}
+			start := time.Now()
+			_, errOut, code := runBin(t, []string{"GITOPS_STATUS_URL=" + p.URL, "GITOPS_STATUS_TOKEN=" + tt.token}, "", args...)
+			if code != tt.wantCode || !strings.Contains(errOut, tt.wantErr) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, errOut, tt.wantCode, tt.wantErr)
+			}
+			if tt.wantCode != 0 && time.Since(start) > 30*time.Second {
+				t.Fatalf("a refused report was retried for %v", time.Since(start))
+			}
+			s, getCode := getRecord(t, p.URL, group, tt.host)
+			if tt.wantCode != 0 {
+				if getCode != 404 {
+					t.Fatalf("a refused report stored something: GET answered %d", getCode)
+				}
+				return
+			}
+			if getCode != 200 || s.UpdatedBy != "woodpecker" {
+				t.Fatalf("stored %d, updated_by %q; want 200 and the token's name", getCode, s.UpdatedBy)
+			}
+		})
+	}
+}

@@ -21,7 +21,8 @@ Usage:
   gitops-status get [flags] [GROUP [HOST]]
                                     show servers: a table, or -o json
   gitops-status hash-token          print the SHA-256 of the token on stdin, for a tokens file
-  gitops-status version             print the version
+  gitops-status healthcheck [flags] exit 0 when the server on --addr answers GET /ready
+  gitops-status version             print the version, commit and build date
 
 Every flag is also an environment variable: --data-dir is GITOPS_STATUS_DATA_DIR.
 Run "gitops-status COMMAND -h" for a command's flags.
@@ -50,8 +51,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, version s
 		return runGet(ctx, rest, stdout, stderr, version)
 	case "hash-token":
 		err = runHashToken(rest, os.Stdin, stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "gitops-status %s\n", version)
+		printVersion(stdout, version)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
