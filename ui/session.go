@@ -105,6 +105,7 @@ func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
+	setSecurityHeaders(w.Header())
 	if u.checkToken == nil {
 		// Tokens are off: there is nothing to sign in to.
 		http.Redirect(w, r, next, http.StatusSeeOther)
@@ -125,7 +126,6 @@ func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		u.renderSignIn(w, r, code, next, msg)
 		return
 	}
-	setSecurityHeaders(w.Header())
 	http.SetCookie(w, tokenCookie(r, token))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
