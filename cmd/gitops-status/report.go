@@ -130,9 +130,9 @@ func runReport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return commandError(stderr, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-
+	// --timeout bounds the sending, not the reading of the input: a report
+	// fed by a long ansible-playbook run or a slow pipe starts its clock
+	// once the input is complete.
 	if cfg.FromAnsible != "" {
 		return cfg.reportAnsible(ctx, c, fs.Args(), set, stdin, stdout, stderr)
 	}
@@ -140,6 +140,8 @@ func runReport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return commandError(stderr, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
 	reportedAt, err := parseReportedAt(cfg.ReportedAt)
 	if err != nil {
 		return commandError(stderr, err)

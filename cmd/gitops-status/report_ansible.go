@@ -66,6 +66,8 @@ func (c *reportConfig) reportAnsible(ctx context.Context, api *gsclient.Client, 
 		}
 		reports[i] = r
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
 	code := exitOK
 	for i, r := range reports {
 		if ctx.Err() != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/pem"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -403,5 +404,48 @@ func TestReport_tokens(t *testing.T) {
 				t.Fatalf("stored %d, updated_by %q; want 200 and the token's name", getCode, s.UpdatedBy)
 			}
 		})
+	}
+}
+
+// TestReport_timeoutCountsFromInput: --timeout bounds the sending, not a
+// slow producer on standard input (an ansible-playbook run piped into
+// report), so input arriving after more than --timeout is still sent.
+func TestReport_timeoutCountsFromInput(t *testing.T) {
+	p := startServe(t, nil, "--data-dir", t.TempDir())
+	clean, err := os.ReadFile("../../internal/ansiblejson/testdata/clean.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"report", "cron", "--from-ansible", "-", "--server-group", "slow-ansible", "--timeout", "1s"},
+		{"report", "cron", "--server-group", "slow-pipe", "--host", "h", "--status", "out_of_sync", "--timeout", "1s", "-"},
+	} {
+		cmd := exec.Command(binPath, args...)
+		cmd.Env = cleanEnv("GITOPS_STATUS_URL=" + p.URL)
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second) // longer than --timeout
+		if args[3] == "-" {
+			in.Write(clean)
+		} else {
+			io.WriteString(in, "/etc/a.conf\n")
+		}
+		in.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, errb.String())
+		}
+	}
+	if s, code := getRecord(t, p.URL, "slow-ansible", "web-01"); code != 200 || s.Status != gitops.StatusSynced {
+		t.Fatalf("the slow ansible run was not reported: %d %+v", code, s)
+	}
+	if s, code := getRecord(t, p.URL, "slow-pipe", "h"); code != 200 || len(s.ChangedFiles) != 1 {
+		t.Fatalf("the slow pipe was not reported: %d %+v", code, s)
 	}
 }
