@@ -12,7 +12,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.da
 IMAGE    ?= gitops-status:$(VERSION)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-short lint bench bench-load fuzz vulncheck smoke clean release oci image
+.PHONY: build run test test-short lint bench bench-load fuzz vulncheck smoke screenshots clean release oci image
 
 build: ## the single binary, without cgo
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o gitops-status ./cmd/gitops-status
@@ -56,6 +56,14 @@ smoke: build ## the README's curl examples against a throw-away server on :5099
 	for i in $$(seq 50); do curl -sf http://127.0.0.1:5099/ready >/dev/null && break; sleep 0.1; done; \
 	scripts/smoke.sh http://127.0.0.1:5099; rc=$$?; kill $$pid; wait $$pid; rm -rf $$dir; exit $$rc
 
+screenshots: ## docs/ui*.png, taken by the status page's browser test (needs chromium)
+	rm -rf .screenshots && mkdir .screenshots
+	$(GO) test -count=1 -run '^TestUIBrowser$$' -artifacts -outputdir $(CURDIR)/.screenshots ./cmd/gitops-status
+	cp "$$(find .screenshots -name fleet.png)" docs/ui.png
+	cp "$$(find .screenshots -name server.png)" docs/ui-server.png
+	cp "$$(find .screenshots -name fleet-dark.png)" docs/ui-dark.png
+	rm -rf .screenshots
+
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64
 release: ## static, stamped binaries for PLATFORMS in dist/, with SHA256SUMS
 	rm -rf dist && mkdir -p dist
@@ -74,4 +82,4 @@ image: ## the container image with Docker (needs a Docker daemon)
 	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg DATE=$(DATE) -t $(IMAGE) .
 
 clean:
-	rm -rf gitops-status bench.txt dist
+	rm -rf gitops-status bench.txt dist .screenshots

@@ -13,11 +13,14 @@ const wwwAuthenticate = `Bearer realm="gitops-status"`
 
 // guard returns rt's handler behind the check of its scope. With
 // authentication off, and on open routes, the handler runs as it is.
+// credential is a second source of the token for this route and denied
+// answers a refusal instead of the JSON error; both are nil but for the
+// routes mounted through Config.Routes.
 // Otherwise the token is read and checked before the handler runs, so a
 // refused request reaches no store and reads no body; the principal goes
 // into the request's context for the checks and defaults that need the
 // body (the groups a token may write, updated_by).
-func (s *Server) guard(rt route) http.HandlerFunc {
+func (s *Server) guard(rt route, credential func(*http.Request) (string, bool), denied func(http.ResponseWriter, *http.Request, error)) http.HandlerFunc {
 	if s.auth == nil || rt.need == open {
 		return rt.handler
 	}
@@ -29,12 +32,16 @@ func (s *Server) guard(rt route) http.HandlerFunc {
 			next(w, r) // open reads ignore any token, even a bad one
 			return
 		}
-		p, err := s.authenticate(r)
+		p, err := s.authenticate(r, credential)
 		if p != nil {
 			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		}
 		if err == nil {
 			err = gitops.Authorize(p, need, protected, action)
+		}
+		if err != nil && denied != nil {
+			denied(w, r, err)
+			return
 		}
 		if err != nil {
 			switch gitops.ErrorCode(err) {
@@ -56,8 +63,9 @@ func (s *Server) guard(rt route) http.HandlerFunc {
 
 // authenticate returns the principal of the request's token: nil without
 // a token, an EUNAUTHORIZED error for a malformed or unknown one.
-func (s *Server) authenticate(r *http.Request) (*gitops.Principal, error) {
-	token, err := requestToken(r)
+// credential is the route's second source of a token, or nil.
+func (s *Server) authenticate(r *http.Request, credential func(*http.Request) (string, bool)) (*gitops.Principal, error) {
+	token, err := requestToken(r, credential)
 	if err != nil || token == "" {
 		return nil, err
 	}
@@ -67,11 +75,18 @@ func (s *Server) authenticate(r *http.Request) (*gitops.Principal, error) {
 // requestToken returns the bearer token a request carries: "" when it has
 // none, an EUNAUTHORIZED error when its Authorization header is not
 // "Bearer <token>". It is the one place credentials are read from a
-// request; another source (a session cookie of the UI) belongs here.
-func requestToken(r *http.Request) (string, error) {
+// request. Without an Authorization header, the token is credential's
+// (the status page's cookie, on its routes only), when it has one: the
+// header wins, so a proxy that sends a token always decides.
+func requestToken(r *http.Request, credential func(*http.Request) (string, bool)) (string, error) {
 	vs := r.Header["Authorization"]
 	switch {
 	case len(vs) == 0:
+		if credential != nil {
+			if token, ok := credential(r); ok {
+				return token, nil
+			}
+		}
 		return "", nil
 	case len(vs) > 1:
 		return "", gitops.ErrTokenMalformed("is sent more than once")

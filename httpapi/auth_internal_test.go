@@ -17,7 +17,7 @@ func FuzzRequestToken(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		r := &http.Request{Header: http.Header{"Authorization": {v}}}
-		token, err := requestToken(r)
+		token, err := requestToken(r, nil)
 		if err != nil {
 			if gitops.ErrorCode(err) != gitops.EUNAUTHORIZED {
 				t.Fatalf("%q: %v, want %s", v, err, gitops.EUNAUTHORIZED)
@@ -27,7 +27,7 @@ func FuzzRequestToken(f *testing.F) {
 		if token == "" || strings.ContainsAny(token, " \t") || !strings.HasSuffix(strings.TrimSpace(v), token) {
 			t.Fatalf("%q gave the token %q", v, token)
 		}
-		again, err := requestToken(&http.Request{Header: http.Header{"Authorization": {"Bearer " + token}}})
+		again, err := requestToken(&http.Request{Header: http.Header{"Authorization": {"Bearer " + token}}}, nil)
 		if err != nil || again != token {
 			t.Fatalf("%q: the token %q sent again gives %q, %v", v, token, again, err)
 		}

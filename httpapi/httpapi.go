@@ -67,6 +67,34 @@ type Config struct {
 	// Auth checks bearer tokens; nil turns authentication off, as in v2.0:
 	// every route is open and updated_by is what the body says.
 	Auth Authenticator
+	// Routes are endpoints of other adapters (the status page) served beside
+	// the API's own, so that the program mounts them without httpapi
+	// importing them. They get the request id, the access log and the token
+	// check, are listed by GET / after the API's routes, and answer for
+	// themselves otherwise (their own content type and error pages). A
+	// pattern that conflicts with the API's makes New panic, as ServeMux
+	// does.
+	Routes []Route
+}
+
+// Route is an endpoint mounted through Config.Routes: Method and Path form
+// a Go ServeMux pattern ("GET", "/ui/{server_group}/{host}").
+type Route struct {
+	Method string
+	Path   string
+	// Read marks a route that shows data: while reads are protected it
+	// needs a token with the read scope, as GET /status does. Other routes
+	// are open.
+	Read bool
+	// Credential, when set, is where the route's token comes from when the
+	// request has no Authorization header (the status page's cookie). It is
+	// consulted on this route only, so it can never authorize a write.
+	Credential func(*http.Request) (token string, ok bool)
+	// Denied, when set, answers a request the token check refused instead
+	// of the JSON error (the status page's sign-in form); err is the
+	// EUNAUTHORIZED or EFORBIDDEN error.
+	Denied  func(w http.ResponseWriter, r *http.Request, err error)
+	Handler http.Handler
 }
 
 // Authenticator knows the configured tokens (package auth implements it).
@@ -161,12 +189,15 @@ func New(cfg Config) *Server {
 	s.encoded, _ = cfg.Store.(gitops.EncodedReader)
 
 	for _, rt := range s.routes() {
-		pattern := rt.method + " " + rt.path
-		if rt.path == "/" {
-			pattern = rt.method + " /{$}" // "/" alone would match every path
+		s.handle(rt, s.guard(rt, nil, nil))
+	}
+	for _, rt := range cfg.Routes {
+		need := open
+		if rt.Read {
+			need = read
 		}
-		s.mux.HandleFunc(pattern, s.guard(rt))
-		s.endpoints = append(s.endpoints, rt.method+" "+rt.path)
+		mounted := route{rt.Method, rt.Path, need, rt.Handler.ServeHTTP}
+		s.handle(mounted, s.guard(mounted, rt.Credential, rt.Denied))
 	}
 	s.indexBody = mustMarshal(index{
 		Name:        "gitops-status",
@@ -177,6 +208,16 @@ func New(cfg Config) *Server {
 	})
 	s.handler = http.HandlerFunc(s.serve)
 	return s
+}
+
+// handle registers rt's pattern with h, and lists it for GET /.
+func (s *Server) handle(rt route, h http.HandlerFunc) {
+	pattern := rt.method + " " + rt.path
+	if rt.path == "/" {
+		pattern = rt.method + " /{$}" // "/" alone would match every path
+	}
+	s.mux.HandleFunc(pattern, h)
+	s.endpoints = append(s.endpoints, rt.method+" "+rt.path)
 }
 
 // route is one endpoint: a method, a Go 1.22 ServeMux path, the scope a

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/auth"
 	"github.com/gitops-status/gitops-status/httpapi"
 	"github.com/gitops-status/gitops-status/metrics"
+	"github.com/gitops-status/gitops-status/ui"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, version string) error {
@@ -102,6 +104,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		// GET /metrics and the request metrics (see package metrics).
 		Metrics:        m.Handler(store, cfg.WriteTimeout),
 		ObserveRequest: m.ObserveRequest,
+		Routes:         uiRoutes(store, logger, version, authn),
 	})
 	// Every deadline is set, so a client that sends or reads slowly
 	// (slowloris) is dropped instead of holding a connection for ever.
@@ -285,4 +288,32 @@ func pruneEvents(ctx context.Context, store gitops.Store, retention time.Duratio
 		case <-t.C:
 		}
 	}
+}
+
+// uiRoutes mounts the status page (package ui) beside the API. With
+// tokens, its pages need a read token like GET /status; the browser may
+// keep one in the page's cookie (accepted on the page's routes only), and
+// a refused page answers with its sign-in form.
+func uiRoutes(store gitops.Store, logger *slog.Logger, version string, authn *auth.Authenticator) []httpapi.Route {
+	cfg := ui.Config{Store: store, Logger: logger, Version: version}
+	if authn != nil {
+		cfg.CheckToken = func(token string) error {
+			p, err := authn.Authenticate(token)
+			if err != nil {
+				return err
+			}
+			// A token that may read even while reads are open, so the
+			// cookie keeps working when a read token is added later.
+			return gitops.Authorize(p, gitops.ScopeRead, true, "GET /ui")
+		}
+	}
+	page := ui.New(cfg)
+	var routes []httpapi.Route
+	for _, rt := range page.Routes() {
+		routes = append(routes, httpapi.Route{
+			Method: rt.Method, Path: rt.Path, Read: rt.Read, Handler: rt.Handler,
+			Credential: ui.TokenFromCookie, Denied: page.Denied,
+		})
+	}
+	return routes
 }

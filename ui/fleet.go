@@ -1,0 +1,398 @@
+package ui
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// column is a sortable column of the fleet table. compare orders two
+// servers by the column's value as shown, ascending; blank reports a server
+// without a value, which sorts last in both directions, so that "never"
+// never hides what is there.
+type column struct {
+	Key   string
+	Label string
+	// Title explains the column on hover.
+	Title string
+	// Num aligns the column to the right.
+	Num     bool
+	compare func(a, b *gitops.Server) int
+	blank   func(s *gitops.Server) bool
+}
+
+// defaultSort is the column rows are sorted by when the URL names none: the
+// host, so that the table reads in the order of GET /status.
+const defaultSort = "host"
+
+// columns lists the fleet table's columns in the order they are shown.
+// Times are shown as how long ago, so ascending is the newest first.
+var columns = []column{
+	{Key: "host", Label: "Host", Title: "host, inside its server_group",
+		compare: func(a, b *gitops.Server) int { return strings.Compare(a.Host, b.Host) }},
+	{Key: "status", Label: "Status", Title: "status: failed, out of sync, unknown, synced (worst first)",
+		compare: func(a, b *gitops.Server) int { return cmp.Compare(statusRank(a.Status), statusRank(b.Status)) }},
+	{Key: "for", Label: "For", Title: "how long the server has had this status (status_since)",
+		compare: func(a, b *gitops.Server) int { return b.StatusSince.Compare(a.StatusSince) },
+		blank:   func(s *gitops.Server) bool { return s.StatusSince.IsZero() }},
+	{Key: "validation", Label: "Validation", Title: "validation_status of the last pipeline (its message on hover)",
+		compare: func(a, b *gitops.Server) int {
+			return cmp.Compare(validationRank(a.ValidationStatus), validationRank(b.ValidationStatus))
+		}},
+	{Key: "environment", Label: "Environment", Title: "environment",
+		compare: func(a, b *gitops.Server) int { return strings.Compare(a.Environment, b.Environment) },
+		blank:   func(s *gitops.Server) bool { return s.Environment == "" }},
+	{Key: "type", Label: "Type", Title: "server_type",
+		compare: func(a, b *gitops.Server) int { return strings.Compare(a.ServerType, b.ServerType) },
+		blank:   func(s *gitops.Server) bool { return s.ServerType == "" }},
+	{Key: "commit", Label: "Commit", Title: "commit_sha of the last pipeline (the whole one on hover)",
+		compare: func(a, b *gitops.Server) int { return strings.Compare(a.CommitSHA, b.CommitSHA) },
+		blank:   func(s *gitops.Server) bool { return s.CommitSHA == "" }},
+	{Key: "branch", Label: "Branch", Title: "branch of the last pipeline",
+		compare: func(a, b *gitops.Server) int { return strings.Compare(a.Branch, b.Branch) },
+		blank:   func(s *gitops.Server) bool { return s.Branch == "" }},
+	{Key: "files", Label: "Files", Title: "number of changed_files (deployed, or drifted when out of sync)", Num: true,
+		compare: func(a, b *gitops.Server) int { return cmp.Compare(len(a.ChangedFiles), len(b.ChangedFiles)) }},
+	{Key: "pipeline", Label: "Last pipeline", Title: "last_pipeline_run (the exact time on hover)",
+		compare: func(a, b *gitops.Server) int { return b.LastPipelineRun.Compare(a.LastPipelineRun) },
+		blank:   func(s *gitops.Server) bool { return s.LastPipelineRun.IsZero() }},
+	{Key: "cron", Label: "Last cron", Title: "last_cron_check (the exact time on hover)",
+		compare: func(a, b *gitops.Server) int { return b.LastCronCheck.Compare(a.LastCronCheck) },
+		blank:   func(s *gitops.Server) bool { return s.LastCronCheck.IsZero() }},
+}
+
+func columnByKey(key string) *column {
+	for i := range columns {
+		if columns[i].Key == key {
+			return &columns[i]
+		}
+	}
+	return nil
+}
+
+func columnKeys() string {
+	keys := make([]string, len(columns))
+	for i, c := range columns {
+		keys[i] = `"` + c.Key + `"`
+	}
+	return strings.Join(keys, ", ")
+}
+
+// row is one server as the fleet table shows it.
+type row struct {
+	Group       string
+	Host        string
+	Href        string
+	Status      gitops.Status
+	StatusWord  string
+	Stale       bool
+	For         timeCell
+	Validation  gitops.ValidationStatus
+	Message     string
+	Environment string
+	Type        string
+	Commit      string
+	CommitShort string
+	Branch      string
+	Files       int
+	Pipeline    timeCell
+	Cron        timeCell
+}
+
+func newRow(s *gitops.Server, now time.Time) row {
+	return row{
+		Group:       s.ServerGroup,
+		Host:        s.Host,
+		Href:        serverPath(s.Key()),
+		Status:      s.Status,
+		StatusWord:  statusWord(s.Status),
+		Stale:       s.Stale,
+		For:         forCell(now, s.StatusSince),
+		Validation:  s.ValidationStatus,
+		Message:     s.ValidationMessage,
+		Environment: s.Environment,
+		Type:        s.ServerType,
+		Commit:      s.CommitSHA,
+		CommitShort: shortCommit(s.CommitSHA),
+		Branch:      s.Branch,
+		Files:       len(s.ChangedFiles),
+		Pipeline:    agoCell(now, s.LastPipelineRun),
+		Cron:        agoCell(now, s.LastCronCheck),
+	}
+}
+
+// statusCount is a count at the top of the fleet view, a link that toggles
+// its filter.
+type statusCount struct {
+	Status gitops.Status
+	Word   string
+	N      int
+	Active bool
+	Href   string
+}
+
+// group is one server_group of the fleet table, or the part of it on the
+// page shown.
+type group struct {
+	Name string
+	Href string
+	Rows []row
+	// Summary counts every server of the group that matches the filters, by
+	// status, worst first: "12 servers: 2 failed, 1 out of sync, 9 synced".
+	Summary string
+	// Continued marks a group whose first rows are on the previous page.
+	Continued bool
+}
+
+// header is a column heading: a link that sorts by it.
+type header struct {
+	column
+	Href string
+	// Sort is the aria-sort value: "ascending", "descending" or "".
+	Sort string
+}
+
+// pager says which rows a page shows and links to the others.
+type pager struct {
+	Page, Pages int
+	// From and To number the rows shown, from 1.
+	From, To                                int
+	FirstHref, PrevHref, NextHref, LastHref string
+}
+
+// fleet is the model of the fleet view.
+type fleet struct {
+	Query fleetQuery
+	// Total is the number of servers in the fleet; Shown the number that
+	// match every filter, on all pages.
+	Total, Shown int
+	// All counts the servers matching every filter but the status one.
+	All       statusCount
+	Counts    []statusCount
+	StaleN    int
+	StaleOn   bool
+	StaleHref string
+	Groups    []group
+	Headers   []header
+	Pager     pager
+	// Options are the values the filters offer: every value in the fleet.
+	GroupOptions, EnvOptions, TypeOptions []string
+	Validations                           []gitops.ValidationStatus
+	PerPageOptions                        []int
+}
+
+// buildFleet filters, counts, sorts, groups and pages servers (sorted by
+// group, then host, as Store.List returns them) as q says, at now. It is
+// the whole of the fleet view but the HTML.
+//
+// Counts are facets: each status count is of the servers that match every
+// filter except the status one, and the stale count of those that match
+// every filter except stale, so that a count says what clicking it shows.
+// With no filter they are /summary's by_status and stale.
+//
+// Rows are sorted within their group, groups by name; pages cut the
+// result into q.PerPage rows, and only the rows of the page shown are
+// built.
+func buildFleet(servers []gitops.Server, q fleetQuery, now time.Time) fleet {
+	f := fleet{Query: q, Total: len(servers), Validations: gitops.ValidationStatuses, PerPageOptions: perPageOptions}
+	if !slices.Contains(perPageOptions, q.PerPage) {
+		// A size the URL asked for is offered too, so the form keeps it.
+		f.PerPageOptions = append(slices.Clone(perPageOptions), q.PerPage)
+		slices.Sort(f.PerPageOptions)
+	}
+	byStatus := map[gitops.Status]int{}
+	var shown []*gitops.Server
+	groups, envs, types := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	search := strings.ToLower(q.Search)
+	for i := range servers {
+		s := &servers[i]
+		groups[s.ServerGroup] = true
+		envs[s.Environment] = true
+		types[s.ServerType] = true
+		if !q.matchesBase(s, search) {
+			continue
+		}
+		statusOK := len(q.Statuses) == 0 || slices.Contains(q.Statuses, s.Status)
+		staleOK := q.Stale == "" || (q.Stale == "true") == s.Stale
+		if staleOK {
+			byStatus[s.Status]++
+			f.All.N++
+		}
+		if statusOK && s.Stale {
+			f.StaleN++
+		}
+		if statusOK && staleOK {
+			shown = append(shown, s)
+		}
+	}
+	f.Shown = len(shown)
+	f.All.Word, f.All.Href, f.All.Active = "all", q.withStatus(""), len(q.Statuses) == 0
+	for _, st := range gitops.Statuses {
+		f.Counts = append(f.Counts, statusCount{
+			Status: st, Word: statusWord(st), N: byStatus[st],
+			Active: slices.Contains(q.Statuses, st), Href: q.withStatus(st),
+		})
+	}
+	slices.SortStableFunc(f.Counts, func(a, b statusCount) int { return cmp.Compare(statusRank(a.Status), statusRank(b.Status)) })
+	f.StaleOn, f.StaleHref = q.Stale == "true", q.withStaleToggled()
+	f.GroupOptions, f.EnvOptions, f.TypeOptions = sortedKeys(groups), sortedKeys(envs), sortedKeys(types)
+
+	col := columnByKey(q.Sort)
+	for _, c := range columns {
+		h := header{column: c, Href: q.withSort(c.Key)}
+		if c.Key == col.Key {
+			h.Sort = "ascending"
+			if q.Desc {
+				h.Sort = "descending"
+			}
+		}
+		f.Headers = append(f.Headers, h)
+	}
+
+	// Sort each group, and remember its summary and where it starts.
+	summaries := map[string]string{}
+	starts := map[string]int{}
+	for start := 0; start < len(shown); {
+		end := start + 1
+		for end < len(shown) && shown[end].ServerGroup == shown[start].ServerGroup {
+			end++
+		}
+		sortServers(shown[start:end], col, q.Desc)
+		summaries[shown[start].ServerGroup] = groupSummary(shown[start:end])
+		starts[shown[start].ServerGroup] = start
+		start = end
+	}
+
+	f.Pager = newPager(q, len(shown))
+	page := shown[max(0, f.Pager.From-1):f.Pager.To]
+	for i, s := range page {
+		if i == 0 || s.ServerGroup != page[i-1].ServerGroup {
+			f.Groups = append(f.Groups, group{
+				Name:      s.ServerGroup,
+				Href:      q.withGroup(s.ServerGroup),
+				Summary:   summaries[s.ServerGroup],
+				Continued: i == 0 && starts[s.ServerGroup] < f.Pager.From-1,
+			})
+		}
+		g := &f.Groups[len(f.Groups)-1]
+		g.Rows = append(g.Rows, newRow(s, now))
+	}
+	return f
+}
+
+// newPager places q's page among n rows; a page past the end shows the
+// last one, so that a shared link survives a fleet that shrank.
+func newPager(q fleetQuery, n int) pager {
+	p := pager{Pages: max(1, (n+q.PerPage-1)/q.PerPage)}
+	p.Page = min(max(q.Page, 1), p.Pages)
+	if n > 0 {
+		p.From = (p.Page-1)*q.PerPage + 1
+		p.To = min(n, p.Page*q.PerPage)
+	}
+	if p.Page > 1 {
+		p.FirstHref, p.PrevHref = q.withPage(1), q.withPage(p.Page-1)
+	}
+	if p.Page < p.Pages {
+		p.NextHref, p.LastHref = q.withPage(p.Page+1), q.withPage(p.Pages)
+	}
+	return p
+}
+
+// matchesBase reports whether s matches every filter of q but status and
+// stale. search is q.Search lower-cased.
+func (q fleetQuery) matchesBase(s *gitops.Server, search string) bool {
+	if len(q.Groups) > 0 && !slices.Contains(q.Groups, s.ServerGroup) {
+		return false
+	}
+	if len(q.Envs) > 0 && !slices.Contains(q.Envs, s.Environment) {
+		return false
+	}
+	if len(q.Types) > 0 && !slices.Contains(q.Types, s.ServerType) {
+		return false
+	}
+	if len(q.Validations) > 0 && !slices.Contains(q.Validations, s.ValidationStatus) {
+		return false
+	}
+	return search == "" || containsFold(s.Host, search)
+}
+
+// containsFold reports whether s contains lower, which is lower-case,
+// in any ASCII letter case (identifiers are ASCII), without allocating.
+func containsFold(s, lower string) bool {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
+			return true
+		}
+	}
+	return false
+}
+
+// groupSummary counts servers by status, worst first.
+func groupSummary(servers []*gitops.Server) string {
+	n := map[gitops.Status]int{}
+	for _, s := range servers {
+		n[s.Status]++
+	}
+	var parts []string
+	for _, st := range []gitops.Status{gitops.StatusFailed, gitops.StatusOutOfSync, gitops.StatusUnknown, gitops.StatusSynced} {
+		if n[st] > 0 {
+			parts = append(parts, thousands(n[st])+" "+statusWord(st))
+		}
+	}
+	noun := " servers: "
+	if len(servers) == 1 {
+		noun = " server: "
+	}
+	return thousands(len(servers)) + noun + strings.Join(parts, ", ")
+}
+
+// sortServers sorts servers, which are in host order, by col; ties keep
+// host order, and servers without a value go last either way.
+func sortServers(servers []*gitops.Server, col *column, desc bool) {
+	if col.Key == defaultSort && !desc {
+		return
+	}
+	slices.SortStableFunc(servers, func(a, b *gitops.Server) int {
+		if col.blank != nil {
+			ab, bb := col.blank(a), col.blank(b)
+			if ab != bb {
+				if ab {
+					return 1
+				}
+				return -1
+			}
+			if ab {
+				return 0
+			}
+		}
+		c := col.compare(a, b)
+		if desc {
+			c = -c
+		}
+		return c
+	})
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k != "" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
