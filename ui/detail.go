@@ -156,6 +156,9 @@ func newEvent(e *gitops.Event, now time.Time) event {
 
 // eventChanges returns what made the event (SPEC §3), as the timeline names it.
 func eventChanges(e *gitops.Event) []string {
+	if len(e.Changes) == 0 {
+		return nil
+	}
 	out := make([]string, len(e.Changes))
 	for i, c := range e.Changes {
 		out[i] = string(c)

@@ -17,9 +17,12 @@ func TestNewEvent(t *testing.T) {
 		statusMoved bool
 		changes     []string
 	}{
-		{"a new server", gitops.Event{Time: at, Status: gitops.StatusSynced}, true, false, nil},
-		{"drift", gitops.Event{Time: at, Status: gitops.StatusOutOfSync, PreviousStatus: gitops.StatusSynced}, false, true, nil},
-		{"a new commit, same status", gitops.Event{Time: at, Status: gitops.StatusFailed, PreviousStatus: gitops.StatusFailed}, false, false, nil},
+		{"a new server", gitops.Event{Time: at, Status: gitops.StatusSynced, Changes: []gitops.Change{gitops.ChangeCreated}}, true, false, []string{"created"}},
+		{"drift", gitops.Event{Time: at, Status: gitops.StatusOutOfSync, PreviousStatus: gitops.StatusSynced,
+			Changes: []gitops.Change{gitops.ChangeStatus, gitops.ChangeChangedFiles}}, false, true, []string{"status", "changed_files"}},
+		{"a new commit, same status", gitops.Event{Time: at, Status: gitops.StatusFailed, PreviousStatus: gitops.StatusFailed,
+			Changes: []gitops.Change{gitops.ChangeCommitSHA}}, false, false, []string{"commit_sha"}},
+		{"no changes listed", gitops.Event{Time: at, Status: gitops.StatusFailed, PreviousStatus: gitops.StatusFailed}, false, false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
