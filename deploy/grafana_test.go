@@ -23,6 +23,8 @@ import (
 	"github.com/gitops-status/gitops-status/metrics"
 	"github.com/gitops-status/gitops-status/sqlite"
 	"go.yaml.in/yaml/v3"
+
+	tools "github.com/gitops-status/gitops-status/internal/tooltest"
 )
 
 // The datasource types the dashboards use.
@@ -766,7 +768,7 @@ func TestPrometheusDashboardQueries(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no Prometheus query in any dashboard")
 	}
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := tools.Need(t, "promtool")
 	file := filepath.Join(t.TempDir(), "queries.yml")
 	if err := os.WriteFile(file, []byte(rules.String()), 0o644); err != nil {
 		t.Fatal(err)

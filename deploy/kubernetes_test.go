@@ -19,6 +19,7 @@ import (
 
 	"github.com/gitops-status/gitops-status/deploy/internal/tooltest"
 	"github.com/gitops-status/gitops-status/deploy/ociimage"
+	tools "github.com/gitops-status/gitops-status/internal/tooltest"
 )
 
 // rendered is what kustomize made of one overlay, decoded strictly.
@@ -39,7 +40,7 @@ func kustomize(t *testing.T, dir string) []byte {
 	if _, err := exec.LookPath("kubectl"); err == nil {
 		cmd = exec.Command("kubectl", "kustomize", dir)
 	} else {
-		cmd = exec.Command(tooltest.Need(t, "kustomize"), "build", dir)
+		cmd = exec.Command(tools.Need(t, "kustomize"), "build", dir)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

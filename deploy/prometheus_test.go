@@ -4,29 +4,15 @@
 package deploy_test
 
 import (
-	"os"
 	"os/exec"
 	"testing"
-)
 
-// requireTool returns the path of a tool a test needs. Locally a missing
-// tool skips the test; with GITOPS_STATUS_REQUIRE_TOOLS=1 (CI) it fails.
-func requireTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("GITOPS_STATUS_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s is not installed (Debian package %s) and GITOPS_STATUS_REQUIRE_TOOLS=1", name, pkg)
-	}
-	t.Skipf("%s is not installed (Debian package %s)", name, pkg)
-	return ""
-}
+	tools "github.com/gitops-status/gitops-status/internal/tooltest"
+)
 
 // TestAlertRules: the shipped rules load and pass their unit tests.
 func TestAlertRules(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := tools.Need(t, "promtool")
 	for _, args := range [][]string{
 		{"check", "rules", "alerts.yml"},
 		{"test", "rules", "alerts_test.yml"},

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gitops-status/gitops-status/deploy/internal/tooltest"
+	tools "github.com/gitops-status/gitops-status/internal/tooltest"
 )
 
 const unitFile = "systemd/gitops-status.service"
@@ -21,9 +22,9 @@ const unitFile = "systemd/gitops-status.service"
 // checks for the executable. It returns the combined output.
 func analyze(t *testing.T, bin string, args ...string) (string, error) {
 	t.Helper()
-	sa := tooltest.Need(t, "systemd-analyze")
-	tooltest.Need(t, "unshare")
-	tooltest.NeedRoot(t)
+	sa := tools.Need(t, "systemd-analyze")
+	tools.Need(t, "unshare")
+	tools.NeedRoot(t)
 	unit, err := filepath.Abs(unitFile)
 	if err != nil {
 		t.Fatal(err)

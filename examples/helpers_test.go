@@ -21,6 +21,7 @@ import (
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/internal/tooltest"
 )
 
 // binDir holds the gitops-status binary built for these tests; it is put
@@ -50,12 +51,7 @@ func TestMain(m *testing.M) {
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("GITOPS_STATUS_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s is required (GITOPS_STATUS_REQUIRE_TOOLS=1) but not on PATH", tool)
-			}
-			t.Skipf("%s is not installed; .ci/run installs it", tool)
-		}
+		tooltest.Need(t, tool)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -13,23 +12,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-)
 
-// requireTool returns the path of a tool the test needs. Locally a
-// missing tool skips the test; with GITOPS_STATUS_REQUIRE_TOOLS=1 (CI) it
-// fails it.
-func requireTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("GITOPS_STATUS_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s is not installed (Debian package %s) and GITOPS_STATUS_REQUIRE_TOOLS=1", name, pkg)
-	}
-	t.Skipf("%s is not installed (Debian package %s)", name, pkg)
-	return ""
-}
+	"github.com/gitops-status/gitops-status/internal/tooltest"
+)
 
 // scrapeText GETs url/metrics as Prometheus would, asking for the text
 // format, and returns the body.
@@ -160,7 +145,7 @@ func TestMetricsOfTheBinary(t *testing.T) {
 		t.Errorf("a raw path is a route label")
 	}
 
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := tooltest.Need(t, "promtool")
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(body)
 	out, err := cmd.CombinedOutput()

@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/gitops-status/gitops-status/internal/tooltest"
 )
 
 // The status page's tests drive Debian's chromium, headless, through
@@ -44,10 +46,7 @@ func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	path := chromiumPath()
 	if path == "" {
-		if os.Getenv("GITOPS_STATUS_REQUIRE_TOOLS") == "1" {
-			t.Fatal("chromium is not installed and GITOPS_STATUS_REQUIRE_TOOLS=1 requires it: apt-get install chromium")
-		}
-		t.Skip("chromium is not installed (apt-get install chromium); the status page's browser tests need it")
+		tooltest.Missing(t, "chromium is not installed (apt-get install chromium); the status page's browser tests need it")
 	}
 	profile, err := os.MkdirTemp("", "gitops-status-chromium-")
 	if err != nil {

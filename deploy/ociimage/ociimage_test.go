@@ -18,6 +18,7 @@ import (
 
 	"github.com/gitops-status/gitops-status/deploy/internal/tooltest"
 	"github.com/gitops-status/gitops-status/deploy/ociimage"
+	tools "github.com/gitops-status/gitops-status/internal/tooltest"
 )
 
 // imageConfig is the part of an OCI image config the test reads, as
@@ -42,10 +43,10 @@ type imageConfig struct {
 // image's user: the service starts, answers /ready, takes a write, and
 // writes nothing outside /data.
 func TestImage(t *testing.T) {
-	skopeo := tooltest.Need(t, "skopeo")
-	umoci := tooltest.Need(t, "umoci")
-	chroot := tooltest.Need(t, "chroot")
-	tooltest.NeedRoot(t) // umoci keeps ownership, and chroot, only as root
+	skopeo := tools.Need(t, "skopeo")
+	umoci := tools.Need(t, "umoci")
+	chroot := tools.Need(t, "chroot")
+	tools.NeedRoot(t) // umoci keeps ownership, and chroot, only as root
 
 	dir := t.TempDir()
 	created := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
@@ -57,7 +58,7 @@ func TestImage(t *testing.T) {
 		Created:  created,
 	}
 	if _, err := os.Stat(cfg.CACerts); err != nil {
-		tooltest.Need(t, "update-ca-certificates") // the ca-certificates package
+		tools.Need(t, "update-ca-certificates") // the ca-certificates package
 		t.Fatalf("no CA bundle at %s: %v", cfg.CACerts, err)
 	}
 	img, err := ociimage.Build(cfg)

@@ -1,6 +1,6 @@
-// Package tooltest helps the deploy tests run real tools: it finds them
-// (failing rather than skipping when GITOPS_STATUS_REQUIRE_TOOLS=1, as CI
-// sets), builds the real gitops-status binary and reads its real flags.
+// Package tooltest helps the deploy tests run the real binary: it builds
+// it as make does and reads its real flags. Finding the tools themselves is
+// the service module's internal/tooltest.
 package tooltest
 
 import (
@@ -14,34 +14,6 @@ import (
 	"strings"
 	"testing"
 )
-
-// Need returns the path of tool, skipping the test when it is missing, or
-// failing it when GITOPS_STATUS_REQUIRE_TOOLS=1.
-func Need(t testing.TB, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("GITOPS_STATUS_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s is required (GITOPS_STATUS_REQUIRE_TOOLS=1) but not installed; .ci/run installs it", tool)
-	}
-	t.Skipf("%s is not installed", tool)
-	return ""
-}
-
-// NeedRoot skips the test unless it runs as root, or fails it when
-// GITOPS_STATUS_REQUIRE_TOOLS=1.
-func NeedRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("GITOPS_STATUS_REQUIRE_TOOLS") == "1" {
-		t.Fatal("this test must run as root (GITOPS_STATUS_REQUIRE_TOOLS=1)")
-	}
-	t.Skip("this test must run as root")
-}
 
 // Root is the repository root: the service's module.
 func Root() string {
