@@ -86,6 +86,13 @@ type config struct {
 	reqTimeout   time.Duration
 	maxRequests  int
 	tokens       bool
+
+	// The open-loop fleet benchmark (-fleet; see fleet.go).
+	fleet       []int
+	fleetDB     string // -backend: sqlite or postgres
+	replicas    int
+	inflight    int
+	durationSet bool
 }
 
 func (c config) concFor(workload string) int {
@@ -114,14 +121,24 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "most requests one worker sends in one workload run")
 	fs.BoolVar(&c.tokens, "tokens", false, "run the service with a tokens file of 20 tokens (one with the read scope, so reads need one too) and send a token with every request, to the ceiling as well")
+	fleet := fs.String("fleet", "", "run the open-loop fleet benchmark instead, at these comma-separated fleet sizes (e.g. 200000,400000): every server reports once a minute (-duration defaults to 60s)")
+	fs.StringVar(&c.fleetDB, "backend", "sqlite", "-fleet: the store, sqlite or postgres (at -pg-url, database -pg-db)")
+	fs.IntVar(&c.replicas, "replicas", 1, "-fleet: service processes sharing the PostgreSQL database behind one round-robin address")
+	fs.IntVar(&c.inflight, "inflight", 512, "-fleet: most requests in flight at once; a report due beyond it is dropped")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	fs.Visit(func(f *flag.Flag) { c.pgURLSet = c.pgURLSet || f.Name == "pg-url" })
+	fs.Visit(func(f *flag.Flag) {
+		c.pgURLSet = c.pgURLSet || f.Name == "pg-url"
+		c.durationSet = c.durationSet || f.Name == "duration"
+	})
 	var err error
+	if *fleet != "" {
+		return c, c.fleetFlags(*fleet)
+	}
 	if c.sizes, err = parseSizes(*sizes); err != nil {
 		return c, err
 	}
@@ -202,6 +219,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if b.bin, err = buildService(ctx, tmp); err != nil {
 			return err
 		}
+	}
+	if len(cfg.fleet) > 0 {
+		return b.runFleet(ctx, stdout)
 	}
 	var backends []backend
 	if !cfg.noSQLite {

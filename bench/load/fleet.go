@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The open-loop fleet benchmark (-fleet): a fleet of N servers, each
+// reporting once a minute on a fixed schedule whatever the answers, with a
+// dashboard reading beside it. Where the closed-loop workloads ask how fast
+// the service goes, this asks whether it keeps up with a given fleet.
+
+// fleetResult is one fleet size's run.
+type fleetResult struct {
+	Backend  string `json:"backend"`
+	N        int    `json:"n"`
+	Replicas int    `json:"replicas"`
+
+	Due      int64   `json:"due"`
+	Sent     int64   `json:"sent"`
+	OK       int64   `json:"ok"`
+	Dropped  int64   `json:"dropped"`
+	Errors   int64   `json:"errors"`
+	DueRate  float64 `json:"due_per_s"`
+	SentRate float64 `json:"sent_per_s"`
+	OKRate   float64 `json:"ok_per_s"`
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	FirstErr string  `json:"first_error,omitempty"`
+
+	Reads readerResult `json:"reads"`
+
+	RSSPeakMiB     float64 `json:"rss_peak_mib"`      // the largest any service process reached during the run
+	RSSRiseFullMiB float64 `json:"rss_rise_full_mib"` // the most a full GET /status raised a process's RSS while it streamed
+	CPUCores       float64 `json:"cpu_cores"`         // the service processes' CPU time over the run's wall time
+	GenCPUCores    float64 `json:"generator_cpu_cores"`
+	ImportS        float64 `json:"import_s"`      // first start, importing the fleet, to /ready
+	ReadyMS        float64 `json:"ready_ms"`      // start to /ready with N stored (the slowest replica)
+	ReadyRSSMiB    float64 `json:"ready_rss_mib"` // RSS right after that start
+	Carried        bool    `json:"carried"`
+}
+
+// maxCarriedP99 is the latency a carried fleet's reports stay under.
+const maxCarriedP99 = time.Second
+
+func (r *fleetResult) judge() {
+	r.Carried = r.Dropped == 0 && r.Errors == 0 && r.Sent == r.Due &&
+		r.P99ms <= ms(maxCarriedP99) && r.Reads.GroupErrors == 0 && r.Reads.FullErrors == 0
+}
+
+func (c *config) fleetFlags(sizes string) error {
+	var err error
+	if c.fleet, err = parseSizes(sizes); err != nil {
+		return fmt.Errorf("-fleet: %w", err)
+	}
+	if !c.durationSet {
+		c.duration = reportEvery
+	}
+	switch {
+	case c.fleetDB != "sqlite" && c.fleetDB != "postgres":
+		return fmt.Errorf("-backend %q: use sqlite or postgres", c.fleetDB)
+	case c.fleetDB == "sqlite" && c.replicas != 1:
+		return errors.New("-replicas needs -backend postgres: a SQLite store belongs to one process")
+	case c.fleetDB == "postgres" && c.pgURL == "":
+		return errors.New("-backend postgres needs -pg-url")
+	case c.replicas < 1 || c.inflight < 1 || c.duration <= 0:
+		return errors.New("-replicas, -inflight and -duration must be positive")
+	}
+	return nil
+}
+
+func (b *bench) runFleet(ctx context.Context, stdout io.Writer) error {
+	var results []fleetResult
+	for _, n := range b.cfg.fleet {
+		r, err := b.runFleetSize(ctx, n)
+		if err != nil {
+			b.fail("fleet %s N=%d: %v", b.cfg.fleetDB, n, err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		results = append(results, r)
+		b.logf("fleet %s N=%d: %d of %d due sent, p99 %.0f ms, %d dropped, %d errors, carried %v",
+			r.Backend, n, r.Sent, r.Due, r.P99ms, r.Dropped, r.Errors, r.Carried)
+	}
+	fmt.Fprintf(stdout, "\n### Fleet (open loop, %s, every server reports once a minute, %v per size)\n\n", b.cfg.fleetDB, b.cfg.duration)
+	printFleetTable(stdout, results)
+	if b.cfg.jsonOut != "" {
+		if err := writeJSON(b.cfg.jsonOut, results); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if len(b.failures) > 0 {
+		return fmt.Errorf("%d failure(s):\n  %s", len(b.failures), strings.Join(b.failures, "\n  "))
+	}
+	return nil
+}
+
+// runFleetSize seeds n servers by a first-start import, restarts the
+// service to time its start with them stored, and runs the open loop.
+func (b *bench) runFleetSize(ctx context.Context, n int) (fleetResult, error) {
+	res := fleetResult{Backend: b.cfg.fleetDB, N: n, Replicas: b.cfg.replicas}
+	dir := filepath.Join(b.tmp, fmt.Sprintf("fleet-%s-%d", b.cfg.fleetDB, n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	doc := filepath.Join(dir, "status.json")
+	if err := writeFleetDocument(doc, n, time.Now().Add(-reportEvery)); err != nil {
+		return res, err
+	}
+	dbURL := ""
+	if b.cfg.fleetDB == "postgres" {
+		pg, _, err := b.cfg.postgres()
+		if err != nil {
+			return res, err
+		}
+		dbURL = pg.dbURL
+		if err := b.recreateDatabase(ctx); err != nil {
+			return res, fmt.Errorf("recreating database %q: %w", b.cfg.pgDB, err)
+		}
+	}
+	svcs, err := b.fleetServers(dir, doc, dbURL)
+	if err != nil {
+		return res, err
+	}
+	for _, s := range svcs {
+		defer s.kill()
+	}
+	// The first start imports the fleet (not timed against any target).
+	imported, err := svcs[0].start(ctx, max(b.cfg.readyTimeout, 15*time.Minute))
+	if err != nil {
+		return res, &startError{err}
+	}
+	res.ImportS = imported.Seconds()
+	os.Remove(doc)
+	b.logf("fleet %s N=%d: imported in %.1f s; restarting", res.Backend, n, res.ImportS)
+	svcs[0].stop()
+	for _, s := range svcs {
+		ready, err := s.start(ctx, b.cfg.readyTimeout)
+		if err != nil {
+			return res, &startError{fmt.Errorf("start with %d servers stored: %w", n, err)}
+		}
+		res.ReadyMS = max(res.ReadyMS, ms(ready))
+		if rss, err := s.rssMiB(); err == nil {
+			res.ReadyRSSMiB = max(res.ReadyRSSMiB, rss)
+		}
+	}
+	base := svcs[0].base()
+	if len(svcs) > 1 {
+		stopProxy, addr, err := startProxy(svcs, b.cfg.inflight)
+		if err != nil {
+			return res, err
+		}
+		defer stopProxy()
+		base = "http://" + addr
+	}
+	b.openLoop(ctx, newTarget(base, fleetClient(b.cfg), n), svcs, &res)
+	for _, s := range svcs {
+		s.stop()
+	}
+	return res, nil
+}
+
+// fleetServers prepares the service processes of one run: one for SQLite,
+// -replicas on one PostgreSQL database. With -cpuprofile each serves its
+// profiles and logs every GC (GODEBUG=gctrace=1, into its log).
+func (b *bench) fleetServers(dir, doc, dbURL string) ([]*server, error) {
+	var svcs []*server
+	for i := range b.cfg.replicas {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		data := filepath.Join(dir, fmt.Sprintf("data-%d", i))
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			return nil, err
+		}
+		argv := []string{b.bin, "serve", "--addr", addr, "--data-dir", data, "--import-file", doc}
+		if dbURL != "" {
+			argv = append(argv, "--database-url", dbURL)
+		}
+		s := newServer(fmt.Sprintf("%s service %d", b.cfg.fleetDB, i), argv, addr, filepath.Join(dir, fmt.Sprintf("service-%d.log", i)))
+		if b.cfg.profileDir != "" {
+			debug, err := freeAddr()
+			if err != nil {
+				return nil, err
+			}
+			s.argv = append(s.argv, "--debug-addr", debug)
+			s.debugAddr = debug
+			s.env = []string{"GODEBUG=gctrace=1"}
+		}
+		svcs = append(svcs, s)
+	}
+	return svcs, nil
+}
+
+// fleetClient keeps up to -inflight connections alive, one per request in
+// flight at most.
+func fleetClient(cfg config) *http.Client {
+	return &http.Client{
+		Timeout: cfg.reqTimeout,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			MaxIdleConns:        cfg.inflight + 8,
+			MaxIdleConnsPerHost: cfg.inflight + 8,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// openLoop runs the fleet's reports and the dashboard's reads for
+// -duration and fills res with what it measured.
+func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fleetResult) {
+	p := newPlan(res.N, b.cfg.duration)
+	d := &dispatcher{plan: p, cap: b.cfg.inflight, now: time.Now, sleep: sleepCtx,
+		send: func(ctx context.Context, k int) error {
+			i := p.server(k)
+			if p.pipeline(k) {
+				return t.postJSON(ctx, "/status/pipeline", newPipelineBody(i, shaFor(1, i, uint64(k))))
+			}
+			return t.postJSON(ctx, "/status/cron", newCronBody(i, p.drifted(k)))
+		}}
+
+	rss := newRSSSampler(svcs)
+	cpu0 := cpuTimes(svcs)
+	gen0, _ := cpuTime(os.Getpid())
+	start := time.Now()
+	readCtx, stopReads := context.WithDeadline(ctx, start.Add(b.cfg.duration))
+	defer stopReads()
+	reads := make(chan readerResult, 1)
+	go func() { reads <- runReader(readCtx, t, b.cfg.duration, rss) }()
+	var profiles []func()
+	for i, s := range svcs {
+		name := fmt.Sprintf("fleet-%s-%d-r%d", res.Backend, res.N, i)
+		profiles = append(profiles, b.profile(s.debugAddr, fmt.Sprintf("profile?seconds=%d", max(1, int(b.cfg.duration.Seconds()))), name+".pprof"))
+	}
+
+	tl := d.run(ctx, start)
+	elapsed := time.Since(start)
+	stopReads()
+	res.Reads = <-reads
+	cpu1 := cpuTimes(svcs)
+	gen1, _ := cpuTime(os.Getpid())
+	rss.stop()
+	for i, s := range svcs {
+		profiles[i]()
+		name := fmt.Sprintf("fleet-%s-%d-r%d", res.Backend, res.N, i)
+		b.profile(s.debugAddr, "heap", name+".heap")()
+		if s.debugAddr != "" {
+			copyFile(s.log, filepath.Join(b.cfg.profileDir, name+".log"))
+		}
+	}
+
+	res.Due, res.Sent, res.OK = int64(p.total), tl.sent, tl.ok
+	res.Dropped, res.Errors, res.FirstErr = tl.dropped, tl.errors, tl.firstErr
+	res.DueRate = float64(p.total) / b.cfg.duration.Seconds()
+	res.SentRate = float64(tl.sent) / b.cfg.duration.Seconds()
+	res.OKRate = float64(tl.ok) / elapsed.Seconds()
+	res.P50ms, res.P99ms = ms(tl.hist.quantile(0.50)), ms(tl.hist.quantile(0.99))
+	res.MaxMs = ms(tl.hist.quantile(1))
+	res.RSSPeakMiB = rss.peakMiB()
+	res.RSSRiseFullMiB = res.Reads.RSSRiseMiB
+	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
+	res.GenCPUCores = (gen1 - gen0).Seconds() / elapsed.Seconds()
+	res.judge()
+}
+
+func cpuTimes(svcs []*server) time.Duration {
+	var total time.Duration
+	for _, s := range svcs {
+		if c, err := s.cpuTime(); err == nil {
+			total += c
+		}
+	}
+	return total
+}
+
+func copyFile(from, to string) {
+	if b, err := os.ReadFile(from); err == nil {
+		_ = os.WriteFile(to, b, 0o644)
+	}
+}
+
+// fleetRecord is a seeded server in the v2 document the service imports:
+// the body of its last deployment and when it was.
+type fleetRecord struct {
+	pipelineBody
+	LastPipelineRun string `json:"last_pipeline_run"`
+	Timestamp       string `json:"timestamp"`
+}
+
+// writeFleetDocument writes a v2 status.json of servers 0..n-1, each last
+// deployed at when. Importing it on the first start seeds a fleet of
+// 400,000 in seconds, where posting them would take minutes.
+func writeFleetDocument(file string, n int, when time.Time) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	at := when.UTC().Format(time.RFC3339)
+	fmt.Fprint(w, `{"version": "2.0", "servers": {`)
+	enc := json.NewEncoder(w)
+	for i := range n {
+		if i > 0 {
+			w.WriteString(",")
+		}
+		fmt.Fprintf(w, "\n%q: ", groupOf(i)+"/"+hostOf(i))
+		if err := enc.Encode(fleetRecord{newPipelineBody(i, shaFor(0, i, 0)), at, at}); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	w.WriteString("}}\n")
+	return errors.Join(w.Flush(), f.Close())
+}
+
+// startProxy puts the replicas behind one address, each request to the
+// next replica in turn, as a load balancer in front of them would.
+func startProxy(svcs []*server, inflight int) (stop func(), addr string, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	var addrs []string
+	for _, s := range svcs {
+		addrs = append(addrs, s.addr)
+	}
+	srv := &http.Server{Handler: roundRobin(addrs, inflight), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { srv.Close() }, ln.Addr().String(), nil
+}
