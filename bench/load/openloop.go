@@ -21,7 +21,7 @@ const reportEvery = time.Minute
 
 func newPlan(n int, d time.Duration) plan {
 	rate := float64(n) / reportEvery.Seconds()
-	p := plan{n: n, rate: rate, total: int(rate * d.Seconds())}
+	p := plan{n: n, rate: rate, total: int(int64(n) * int64(d) / int64(reportEvery))}
 	// Visit the servers in a fixed scattered order rather than by index:
 	// consecutive indexes are neighbours in the store's key order, which
 	// would give the writes a locality real cron timings do not have.
@@ -63,14 +63,27 @@ func (p plan) due(elapsed time.Duration) int {
 // every n consecutive requests, so once a minute.
 func (p plan) server(k int) int { return int((int64(k%p.n) * int64(p.step)) % int64(p.n)) }
 
+// dice is a number fixed by request k's server and minute, from which its
+// kind and body are drawn: independent of the visiting order, and
+// different for one server from minute to minute.
+func (p plan) dice(k int) uint64 {
+	// splitmix64's finalizer.
+	x := uint64(p.server(k))<<32 | uint64(k/p.n)
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
 // pipeline says whether request k is a deployment (one in five) rather than
 // a drift check.
-func (p plan) pipeline(k int) bool { return k%5 == 0 }
+func (p plan) pipeline(k int) bool { return p.dice(k)%5 == 0 }
 
-// drifted says whether drift check k reports its server out of sync: one
-// server in ten at any time, a different tenth every minute, so some checks
-// change a server's status and most repeat it, as in a real fleet.
-func (p plan) drifted(k int) bool { return (p.server(k)+k/p.n)%10 == 0 }
+// drifted says whether drift check k reports its server out of sync: about
+// one check in ten, different servers every minute, so some checks change a
+// server's status and most repeat it, as in a real fleet.
+func (p plan) drifted(k int) bool { return p.dice(k)/5%10 == 0 }
 
 // tally is what the open loop counted. Latency runs from each request's
 // scheduled time, not from when it was sent, so a server that falls behind
@@ -110,9 +123,16 @@ type dispatcher struct {
 	sleep func(context.Context, time.Duration)
 }
 
-// run dispatches every request of the plan on schedule from start, then
-// waits for those in flight, and returns the counts.
+// run dispatches every request of the plan on schedule from start, waits
+// for those in flight, and returns the counts.
 func (d *dispatcher) run(ctx context.Context, start time.Time) *tally {
+	return d.dispatch(ctx, start)()
+}
+
+// dispatch sends or drops every request of the plan as it comes due from
+// start and returns once the last is dispatched, with a function that waits
+// for the requests still in flight and returns the counts.
+func (d *dispatcher) dispatch(ctx context.Context, start time.Time) (wait func() *tally) {
 	var (
 		t     tally
 		wg    sync.WaitGroup
@@ -140,8 +160,10 @@ func (d *dispatcher) run(ctx context.Context, start time.Time) *tally {
 			t.done(d.now().Sub(due), err)
 		})
 	}
-	wg.Wait()
-	return &t
+	return func() *tally {
+		wg.Wait()
+		return &t
+	}
 }
 
 // sleepCtx sleeps for d or until ctx ends.
