@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,6 +26,8 @@ type fleetResult struct {
 	Backend  string `json:"backend"`
 	N        int    `json:"n"`
 	Replicas int    `json:"replicas"`
+	Build    string `json:"build"` // the service binary's file name
+	Run      int    `json:"run"`   // which run on this size's store, from 1
 
 	Due      int64   `json:"due"`
 	Sent     int64   `json:"sent"`
@@ -43,6 +46,8 @@ type fleetResult struct {
 
 	RSSPeakMiB     float64 `json:"rss_peak_mib"`      // the largest any service process reached during the run
 	RSSRiseFullMiB float64 `json:"rss_rise_full_mib"` // the most a full GET /status raised a process's RSS while it streamed
+	Commits        float64 `json:"commits"`           // write transactions the service committed in the run
+	MeanBatch      float64 `json:"mean_batch"`        // writes per commit
 	CPUCores       float64 `json:"cpu_cores"`         // the service processes' CPU time over the run's wall time
 	GenCPUCores    float64 `json:"generator_cpu_cores"`
 	ImportS        float64 `json:"import_s"`      // first start, importing the fleet, to /ready
@@ -74,8 +79,8 @@ func (c *config) fleetFlags(sizes string) error {
 		return errors.New("-replicas needs -backend postgres: a SQLite store belongs to one process")
 	case c.fleetDB == "postgres" && c.pgURL == "":
 		return errors.New("-backend postgres needs -pg-url")
-	case c.replicas < 1 || c.inflight < 1 || c.duration <= 0:
-		return errors.New("-replicas, -inflight and -duration must be positive")
+	case c.replicas < 1 || c.inflight < 1 || c.rounds < 1 || c.duration <= 0:
+		return errors.New("-replicas, -inflight, -rounds and -duration must be positive")
 	}
 	return nil
 }
@@ -83,19 +88,16 @@ func (c *config) fleetFlags(sizes string) error {
 func (b *bench) runFleet(ctx context.Context, stdout io.Writer) error {
 	var results []fleetResult
 	for _, n := range b.cfg.fleet {
-		r, err := b.runFleetSize(ctx, n)
+		rs, err := b.runFleetSize(ctx, n)
+		results = append(results, rs...)
 		if err != nil {
 			b.fail("fleet %s N=%d: %v", b.cfg.fleetDB, n, err)
 			if ctx.Err() != nil {
 				break
 			}
-			continue
 		}
-		results = append(results, r)
-		b.logf("fleet %s N=%d: %d of %d due sent, p99 %.0f ms, %d dropped, %d errors, carried %v",
-			r.Backend, n, r.Sent, r.Due, r.P99ms, r.Dropped, r.Errors, r.Carried)
 	}
-	fmt.Fprintf(stdout, "\n### Fleet (open loop, %s, every server reports once a minute, %v per size)\n\n", b.cfg.fleetDB, b.cfg.duration)
+	fmt.Fprintf(stdout, "\n### Fleet (open loop, %s, every server reports once a minute, %v per run)\n\n", b.cfg.fleetDB, b.cfg.duration)
 	printFleetTable(stdout, results)
 	if b.cfg.jsonOut != "" {
 		if err := writeJSON(b.cfg.jsonOut, results); err != nil {
@@ -111,33 +113,47 @@ func (b *bench) runFleet(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
-// runFleetSize seeds n servers by a first-start import, restarts the
-// service to time its start with them stored, and runs the open loop.
-func (b *bench) runFleetSize(ctx context.Context, n int) (fleetResult, error) {
-	res := fleetResult{Backend: b.cfg.fleetDB, N: n, Replicas: b.cfg.replicas}
+// fleetBuilds are the service binaries one fleet size runs, in turn, on
+// the same seeded store: the one under test, and with -alt the one to
+// compare it with, alternating for -rounds.
+func (b *bench) fleetBuilds() []string {
+	var builds []string
+	for range b.cfg.rounds {
+		builds = append(builds, b.bin)
+		if b.cfg.alt != "" {
+			builds = append(builds, b.cfg.alt)
+		}
+	}
+	return builds
+}
+
+// runFleetSize seeds n servers by a first-start import, then, for each
+// build, starts the service on them (timing its start with them stored)
+// and runs the open loop.
+func (b *bench) runFleetSize(ctx context.Context, n int) ([]fleetResult, error) {
 	dir := filepath.Join(b.tmp, fmt.Sprintf("fleet-%s-%d", b.cfg.fleetDB, n))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return res, err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	doc := filepath.Join(dir, "status.json")
 	if err := writeFleetDocument(doc, n, time.Now().Add(-reportEvery)); err != nil {
-		return res, err
+		return nil, err
 	}
 	dbURL := ""
 	if b.cfg.fleetDB == "postgres" {
 		pg, _, err := b.cfg.postgres()
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		dbURL = pg.dbURL
 		if err := b.recreateDatabase(ctx); err != nil {
-			return res, fmt.Errorf("recreating database %q: %w", b.cfg.pgDB, err)
+			return nil, fmt.Errorf("recreating database %q: %w", b.cfg.pgDB, err)
 		}
 	}
 	svcs, err := b.fleetServers(dir, doc, dbURL)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	for _, s := range svcs {
 		defer s.kill()
@@ -145,16 +161,42 @@ func (b *bench) runFleetSize(ctx context.Context, n int) (fleetResult, error) {
 	// The first start imports the fleet (not timed against any target).
 	imported, err := svcs[0].start(ctx, max(b.cfg.readyTimeout, 15*time.Minute))
 	if err != nil {
-		return res, &startError{err}
+		return nil, &startError{err}
 	}
-	res.ImportS = imported.Seconds()
 	os.Remove(doc)
-	b.logf("fleet %s N=%d: imported in %.1f s; restarting", res.Backend, n, res.ImportS)
+	b.logf("fleet %s N=%d: imported in %.1f s", b.cfg.fleetDB, n, imported.Seconds())
 	svcs[0].stop()
+
+	var results []fleetResult
+	for i, bin := range b.fleetBuilds() {
+		res := fleetResult{Backend: b.cfg.fleetDB, N: n, Replicas: b.cfg.replicas, Build: filepath.Base(bin), Run: i + 1, ImportS: imported.Seconds()}
+		for _, s := range svcs {
+			s.argv[0] = bin
+		}
+		err := b.fleetRun(ctx, svcs, &res)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, res)
+		b.logf("fleet %s N=%d %s: %d of %d due sent, p99 %.0f ms, %d dropped, %d errors, carried %v",
+			res.Backend, n, res.Build, res.Sent, res.Due, res.P99ms, res.Dropped, res.Errors, res.Carried)
+	}
+	return results, nil
+}
+
+// fleetRun starts the service processes on the seeded store, runs the
+// open loop against them (through the round-robin proxy when there are
+// several) and stops them.
+func (b *bench) fleetRun(ctx context.Context, svcs []*server, res *fleetResult) error {
+	defer func() {
+		for _, s := range svcs {
+			s.stop()
+		}
+	}()
 	for _, s := range svcs {
 		ready, err := s.start(ctx, b.cfg.readyTimeout)
 		if err != nil {
-			return res, &startError{fmt.Errorf("start with %d servers stored: %w", n, err)}
+			return &startError{fmt.Errorf("start with %d servers stored: %w", res.N, err)}
 		}
 		res.ReadyMS = max(res.ReadyMS, ms(ready))
 		if rss, err := s.rssMiB(); err == nil {
@@ -165,16 +207,13 @@ func (b *bench) runFleetSize(ctx context.Context, n int) (fleetResult, error) {
 	if len(svcs) > 1 {
 		stopProxy, addr, err := startProxy(svcs, b.cfg.inflight)
 		if err != nil {
-			return res, err
+			return err
 		}
 		defer stopProxy()
 		base = "http://" + addr
 	}
-	b.openLoop(ctx, newTarget(base, fleetClient(b.cfg), n), svcs, &res)
-	for _, s := range svcs {
-		s.stop()
-	}
-	return res, nil
+	b.openLoop(ctx, newTarget(base, fleetClient(b.cfg), res.N), svcs, res)
+	return ctx.Err()
 }
 
 // fleetServers prepares the service processes of one run: one for SQLite,
@@ -248,20 +287,34 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 	go func() { reads <- runReader(readCtx, t, b.cfg.duration, rss) }()
 	var profiles []func()
 	for i, s := range svcs {
-		name := fmt.Sprintf("fleet-%s-%d-r%d", res.Backend, res.N, i)
+		name := fmt.Sprintf("fleet-%s-%d-run%d-%s-r%d", res.Backend, res.N, res.Run, res.Build, i)
 		profiles = append(profiles, b.profile(s.debugAddr, fmt.Sprintf("profile?seconds=%d", max(1, int(b.cfg.duration.Seconds()))), name+".pprof"))
+		// Two seconds of execution trace from the middle of the run, once
+		// the fleet's backlog (if any) has built up: where the writer waits.
+		if s.debugAddr != "" {
+			traced := make(chan func(), 1)
+			time.AfterFunc(b.cfg.duration/2, func() { traced <- b.profile(s.debugAddr, "trace?seconds=2", name+".trace") })
+			profiles = append(profiles, func() { (<-traced)() })
+		}
 	}
 
 	tl := d.run(ctx, start)
 	elapsed := time.Since(start)
 	stopReads()
 	res.Reads = <-reads
+	if n, sum, err := batchStats(ctx, t); err == nil && n > 0 {
+		res.Commits, res.MeanBatch = n, sum/n
+	} else if err != nil {
+		b.logf("reading the batch sizes from /metrics: %v", err)
+	}
 	cpu1 := cpuTimes(svcs)
 	gen1, _ := cpuTime(os.Getpid())
 	rss.stop()
+	for _, wait := range profiles {
+		wait()
+	}
 	for i, s := range svcs {
-		profiles[i]()
-		name := fmt.Sprintf("fleet-%s-%d-r%d", res.Backend, res.N, i)
+		name := fmt.Sprintf("fleet-%s-%d-run%d-%s-r%d", res.Backend, res.N, res.Run, res.Build, i)
 		b.profile(s.debugAddr, "heap", name+".heap")()
 		if s.debugAddr != "" {
 			copyFile(s.log, filepath.Join(b.cfg.profileDir, name+".log"))
@@ -280,6 +333,36 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
 	res.GenCPUCores = (gen1 - gen0).Seconds() / elapsed.Seconds()
 	res.judge()
+}
+
+// batchStats reads how many write transactions the service committed and
+// how many writes they held, from the head of GET /metrics: the store's
+// families come before the per-server ones, which it does not read.
+func batchStats(ctx context.Context, t *target) (count, sum float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/metrics", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "gitops_store_batch_size_sum "); ok {
+			sum, err = strconv.ParseFloat(v, 64)
+		} else if v, ok := strings.CutPrefix(line, "gitops_store_batch_size_count "); ok {
+			count, err = strconv.ParseFloat(v, 64)
+			return count, sum, err
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	return 0, 0, errors.Join(errors.New("no gitops_store_batch_size_count"), sc.Err())
 }
 
 func cpuTimes(svcs []*server) time.Duration {

@@ -232,10 +232,18 @@ func roundRobin(addrs []string, inflight int) http.Handler {
 	}
 }
 
+// DurationS is the run's length in seconds, from what was due at which rate.
+func (r *fleetResult) DurationS() float64 {
+	if r.DueRate == 0 {
+		return 1
+	}
+	return float64(r.Due) / r.DueRate
+}
+
 // printFleetTable writes one row per fleet size.
 func printFleetTable(w io.Writer, rs []fleetResult) {
-	header := []string{"backend", "N", "replicas", "due/s", "sent/s", "ok/s", "p50 ms", "p99 ms", "dropped", "errors",
-		"group read p99 ms", "full GET s", "full GET MiB", "RSS peak MiB", "RSS rise full GET MiB", "CPU cores", "generator CPU cores", "start→ready ms", "RSS at ready MiB", "carried"}
+	header := []string{"backend", "N", "build", "replicas", "due/s", "sent/s", "ok/s", "p50 ms", "p99 ms", "dropped", "errors",
+		"group read p99 ms", "full GET s", "full GET MiB", "RSS peak MiB", "RSS rise full GET MiB", "commits/s", "writes/commit", "CPU cores", "generator CPU cores", "start→ready ms", "RSS at ready MiB", "carried"}
 	var rows [][]string
 	f := func(format string, v float64) string { return fmt.Sprintf(format, v) }
 	for _, r := range rs {
@@ -247,10 +255,10 @@ func printFleetTable(w io.Writer, rs []fleetResult) {
 		if r.Carried {
 			carried = "yes"
 		}
-		rows = append(rows, []string{r.Backend, fmt.Sprint(r.N), fmt.Sprint(r.Replicas),
+		rows = append(rows, []string{r.Backend, fmt.Sprint(r.N), r.Build, fmt.Sprint(r.Replicas),
 			f("%.0f", r.DueRate), f("%.0f", r.SentRate), f("%.0f", r.OKRate), f("%.1f", r.P50ms), f("%.1f", r.P99ms),
 			fmt.Sprint(r.Dropped), fmt.Sprint(r.Errors + r.Reads.GroupErrors + r.Reads.FullErrors),
-			f("%.1f", r.Reads.GroupP99ms), full, f("%.0f", r.Reads.FullMiB), f("%.0f", r.RSSPeakMiB), rise,
+			f("%.1f", r.Reads.GroupP99ms), full, f("%.0f", r.Reads.FullMiB), f("%.0f", r.RSSPeakMiB), rise, f("%.0f", r.Commits/r.DurationS()), f("%.0f", r.MeanBatch),
 			f("%.2f", r.CPUCores), f("%.2f", r.GenCPUCores), f("%.0f", r.ReadyMS), f("%.0f", r.ReadyRSSMiB), carried})
 	}
 	writeMarkdown(w, header, rows)

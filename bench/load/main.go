@@ -92,6 +92,8 @@ type config struct {
 	fleetDB     string // -backend: sqlite or postgres
 	replicas    int
 	inflight    int
+	alt         string // -alt: a second build to alternate with
+	rounds      int
 	durationSet bool
 }
 
@@ -125,6 +127,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.fleetDB, "backend", "sqlite", "-fleet: the store, sqlite or postgres (at -pg-url, database -pg-db)")
 	fs.IntVar(&c.replicas, "replicas", 1, "-fleet: service processes sharing the PostgreSQL database behind one round-robin address")
 	fs.IntVar(&c.inflight, "inflight", 512, "-fleet: most requests in flight at once; a report due beyond it is dropped")
+	fs.StringVar(&c.alt, "alt", "", "-fleet: a second service binary to compare, run alternately with the first on the same seeded store")
+	fs.IntVar(&c.rounds, "rounds", 1, "-fleet: how many times each build runs on each size's store")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
