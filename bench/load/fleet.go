@@ -48,12 +48,19 @@ type fleetResult struct {
 	RSSRiseFullMiB float64 `json:"rss_rise_full_mib"` // the most a full GET /status raised a process's RSS while it streamed
 	Commits        float64 `json:"commits"`           // write transactions the service committed in the run
 	MeanBatch      float64 `json:"mean_batch"`        // writes per commit
-	CPUCores       float64 `json:"cpu_cores"`         // the service processes' CPU time over the run's wall time
-	GenCPUCores    float64 `json:"generator_cpu_cores"`
-	ImportS        float64 `json:"import_s"`      // first start, importing the fleet, to /ready
-	ReadyMS        float64 `json:"ready_ms"`      // start to /ready with N stored (the slowest replica)
-	ReadyRSSMiB    float64 `json:"ready_rss_mib"` // RSS right after that start
-	Carried        bool    `json:"carried"`
+	// The service's read and write system calls (pread of pages, pwrite of
+	// WAL frames and checkpoints, and the sockets') per acknowledged report.
+	ReadCallsPerReport  float64 `json:"read_calls_per_report"`
+	WriteCallsPerReport float64 `json:"write_calls_per_report"`
+	CPUCores            float64 `json:"cpu_cores"` // the service processes' CPU time over the run's wall time
+	GenCPUCores         float64 `json:"generator_cpu_cores"`
+	// MachineBusy is the share of all the machine's cores busy during the
+	// run, whoever used them: above ~0.9 the service waited for cores.
+	MachineBusy float64 `json:"machine_busy"`
+	ImportS     float64 `json:"import_s"`      // first start, importing the fleet, to /ready
+	ReadyMS     float64 `json:"ready_ms"`      // start to /ready with N stored (the slowest replica)
+	ReadyRSSMiB float64 `json:"ready_rss_mib"` // RSS right after that start
+	Carried     bool    `json:"carried"`
 }
 
 // maxCarriedP99 is the latency a carried fleet's reports stay under.
@@ -279,7 +286,9 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 
 	rss := newRSSSampler(svcs)
 	cpu0 := cpuTimes(svcs)
+	r0, w0 := ioCallTotals(svcs)
 	gen0, _ := cpuTime(os.Getpid())
+	busy0, total0, _ := machineCPU()
 	start := time.Now()
 	readCtx, stopReads := context.WithDeadline(ctx, start.Add(b.cfg.duration))
 	defer stopReads()
@@ -308,7 +317,11 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 		b.logf("reading the batch sizes from /metrics: %v", err)
 	}
 	cpu1 := cpuTimes(svcs)
+	r1, w1 := ioCallTotals(svcs)
 	gen1, _ := cpuTime(os.Getpid())
+	if busy1, total1, err := machineCPU(); err == nil && total1 > total0 {
+		res.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
+	}
 	rss.stop()
 	for _, wait := range profiles {
 		wait()
@@ -331,6 +344,10 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 	res.RSSPeakMiB = rss.peakMiB()
 	res.RSSRiseFullMiB = res.Reads.RSSRiseMiB
 	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
+	if tl.ok > 0 {
+		res.ReadCallsPerReport = float64(r1-r0) / float64(tl.ok)
+		res.WriteCallsPerReport = float64(w1-w0) / float64(tl.ok)
+	}
 	res.GenCPUCores = (gen1 - gen0).Seconds() / elapsed.Seconds()
 	res.judge()
 }
@@ -363,6 +380,18 @@ func batchStats(ctx context.Context, t *target) (count, sum float64, err error) 
 		}
 	}
 	return 0, 0, errors.Join(errors.New("no gitops_store_batch_size_count"), sc.Err())
+}
+
+func ioCallTotals(svcs []*server) (reads, writes int64) {
+	for _, s := range svcs {
+		if s.running() {
+			r, w, err := ioCalls(s.cmd.Process.Pid)
+			if err == nil {
+				reads, writes = reads+r, writes+w
+			}
+		}
+	}
+	return reads, writes
 }
 
 func cpuTimes(svcs []*server) time.Duration {
