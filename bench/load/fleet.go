@@ -185,6 +185,14 @@ func (b *bench) runFleetSize(ctx context.Context, n int) ([]fleetResult, error) 
 			return results, err
 		}
 		results = append(results, res)
+		// Not carrying a fleet is a finding; an error answer is a defect.
+		if errs := res.Errors + res.Reads.GroupErrors + res.Reads.FullErrors; errs > 0 {
+			first := res.FirstErr
+			if first == "" {
+				first = res.Reads.FirstErr
+			}
+			b.fail("fleet %s N=%d %s: %d errors; first: %s", res.Backend, n, res.Build, errs, first)
+		}
 		b.logf("fleet %s N=%d %s: %d of %d due sent, p99 %.0f ms, %d dropped, %d errors, carried %v",
 			res.Backend, n, res.Build, res.Sent, res.Due, res.P99ms, res.Dropped, res.Errors, res.Carried)
 	}

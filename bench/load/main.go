@@ -10,6 +10,7 @@
 //	go run ./bench/load -n 1000,10000 -duration 3s -json bench.json
 //	go run ./bench/load -n 1000 -duration 2s -kill9   # also check durability
 //	go run ./bench/load -n 10000 -workloads pipeline -tokens  # with bearer tokens
+//	go run ./bench/load -fleet 200000,400000 -duration 60s  # the open-loop fleet (fleet.go)
 //
 // For each backend (SQLite; PostgreSQL when reachable) and each size N it
 // starts the service on a free 127.0.0.1 port with a fresh data dir, times
