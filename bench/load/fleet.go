@@ -319,10 +319,17 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 	elapsed := time.Since(start)
 	stopReads()
 	res.Reads = <-reads
-	if n, sum, err := batchStats(ctx, t); err == nil && n > 0 {
-		res.Commits, res.MeanBatch = n, sum/n
-	} else if err != nil {
-		b.logf("reading the batch sizes from /metrics: %v", err)
+	var commits, writes float64
+	for _, s := range svcs {
+		// From each replica itself, not through the proxy.
+		n, sum, err := batchStats(ctx, t.client, s.base())
+		if err != nil {
+			b.logf("reading the batch sizes from %s /metrics: %v", s.name, err)
+		}
+		commits, writes = commits+n, writes+sum
+	}
+	if commits > 0 {
+		res.Commits, res.MeanBatch = commits, writes/commits
 	}
 	cpu1 := cpuTimes(svcs)
 	r1, w1 := ioCallTotals(svcs)
@@ -363,12 +370,12 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 // batchStats reads how many write transactions the service committed and
 // how many writes they held, from the head of GET /metrics: the store's
 // families come before the per-server ones, which it does not read.
-func batchStats(ctx context.Context, t *target) (count, sum float64, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/metrics", nil)
+func batchStats(ctx context.Context, client *http.Client, base string) (count, sum float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return 0, 0, err
 	}
-	resp, err := t.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, 0, err
 	}
