@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -21,7 +19,7 @@ import (
 // dashboard reading beside it. Where the closed-loop workloads ask how fast
 // the service goes, this asks whether it keeps up with a given fleet.
 
-// fleetResult is one fleet size's run.
+// fleetResult is one run of one build on one fleet size.
 type fleetResult struct {
 	Backend  string `json:"backend"`
 	N        int    `json:"n"`
@@ -73,8 +71,8 @@ func (r *fleetResult) judge() {
 
 func (c *config) fleetFlags(sizes string) error {
 	var err error
-	if c.fleet, err = parseSizes(sizes); err != nil {
-		return fmt.Errorf("-fleet: %w", err)
+	if c.fleet, err = parseSizes("-fleet", sizes); err != nil {
+		return err
 	}
 	if !c.durationSet {
 		c.duration = reportEvery
@@ -279,152 +277,6 @@ func fleetClient(cfg config) *http.Client {
 	}
 }
 
-// openLoop runs the fleet's reports and the dashboard's reads for
-// -duration and fills res with what it measured.
-func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fleetResult) {
-	p := newPlan(res.N, b.cfg.duration)
-	d := &dispatcher{plan: p, cap: b.cfg.inflight, now: time.Now, sleep: sleepCtx,
-		send: func(ctx context.Context, k int) error {
-			i := p.server(k)
-			if p.pipeline(k) {
-				return t.postJSON(ctx, "/status/pipeline", newPipelineBody(i, shaFor(1, i, uint64(k))))
-			}
-			return t.postJSON(ctx, "/status/cron", newCronBody(i, p.drifted(k)))
-		}}
-
-	rss := newRSSSampler(svcs)
-	cpu0 := cpuTimes(svcs)
-	r0, w0 := ioCallTotals(svcs)
-	gen0, _ := cpuTime(os.Getpid())
-	busy0, total0, _ := machineCPU()
-	start := time.Now()
-	readCtx, stopReads := context.WithDeadline(ctx, start.Add(b.cfg.duration))
-	defer stopReads()
-	reads := make(chan readerResult, 1)
-	go func() { reads <- runReader(readCtx, t, b.cfg.duration, rss) }()
-	var profiles []func()
-	for i, s := range svcs {
-		name := fmt.Sprintf("fleet-%s-%d-run%d-%s-r%d", res.Backend, res.N, res.Run, res.Build, i)
-		profiles = append(profiles, b.profile(s.debugAddr, fmt.Sprintf("profile?seconds=%d", max(1, int(b.cfg.duration.Seconds()))), name+".pprof"))
-		// Two seconds of execution trace from the middle of the run, once
-		// the fleet's backlog (if any) has built up: where the writer waits.
-		if s.debugAddr != "" {
-			traced := make(chan func(), 1)
-			time.AfterFunc(b.cfg.duration/2, func() { traced <- b.profile(s.debugAddr, "trace?seconds=2", name+".trace") })
-			profiles = append(profiles, func() { (<-traced)() })
-		}
-	}
-
-	tl := d.run(ctx, start)
-	elapsed := time.Since(start)
-	stopReads()
-	res.Reads = <-reads
-	var commits, writes float64
-	for _, s := range svcs {
-		// From each replica itself, not through the proxy.
-		n, sum, err := batchStats(ctx, t.client, s.base())
-		if err != nil {
-			b.logf("reading the batch sizes from %s /metrics: %v", s.name, err)
-		}
-		commits, writes = commits+n, writes+sum
-	}
-	if commits > 0 {
-		res.Commits, res.MeanBatch = commits, writes/commits
-	}
-	cpu1 := cpuTimes(svcs)
-	r1, w1 := ioCallTotals(svcs)
-	gen1, _ := cpuTime(os.Getpid())
-	if busy1, total1, err := machineCPU(); err == nil && total1 > total0 {
-		res.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
-	}
-	rss.stop()
-	for _, wait := range profiles {
-		wait()
-	}
-	for i, s := range svcs {
-		name := fmt.Sprintf("fleet-%s-%d-run%d-%s-r%d", res.Backend, res.N, res.Run, res.Build, i)
-		b.profile(s.debugAddr, "heap", name+".heap")()
-		if s.debugAddr != "" {
-			copyFile(s.log, filepath.Join(b.cfg.profileDir, name+".log"))
-		}
-	}
-
-	res.Due, res.Sent, res.OK = int64(p.total), tl.sent, tl.ok
-	res.Dropped, res.Errors, res.FirstErr = tl.dropped, tl.errors, tl.firstErr
-	res.DueRate = float64(p.total) / b.cfg.duration.Seconds()
-	res.SentRate = float64(tl.sent) / b.cfg.duration.Seconds()
-	res.OKRate = float64(tl.ok) / elapsed.Seconds()
-	res.P50ms, res.P99ms = ms(tl.hist.quantile(0.50)), ms(tl.hist.quantile(0.99))
-	res.MaxMs = ms(tl.hist.quantile(1))
-	res.RSSPeakMiB = rss.peakMiB()
-	res.RSSRiseFullMiB = res.Reads.RSSRiseMiB
-	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
-	if tl.ok > 0 {
-		res.ReadCallsPerReport = float64(r1-r0) / float64(tl.ok)
-		res.WriteCallsPerReport = float64(w1-w0) / float64(tl.ok)
-	}
-	res.GenCPUCores = (gen1 - gen0).Seconds() / elapsed.Seconds()
-	res.judge()
-}
-
-// batchStats reads how many write transactions the service committed and
-// how many writes they held, from the head of GET /metrics: the store's
-// families come before the per-server ones, which it does not read.
-func batchStats(ctx context.Context, client *http.Client, base string) (count, sum float64, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
-	if err != nil {
-		return 0, 0, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "gitops_store_batch_size_sum "); ok {
-			sum, err = strconv.ParseFloat(v, 64)
-		} else if v, ok := strings.CutPrefix(line, "gitops_store_batch_size_count "); ok {
-			count, err = strconv.ParseFloat(v, 64)
-			return count, sum, err
-		}
-		if err != nil {
-			return 0, 0, err
-		}
-	}
-	return 0, 0, errors.Join(errors.New("no gitops_store_batch_size_count"), sc.Err())
-}
-
-func ioCallTotals(svcs []*server) (reads, writes int64) {
-	for _, s := range svcs {
-		if s.running() {
-			r, w, err := ioCalls(s.cmd.Process.Pid)
-			if err == nil {
-				reads, writes = reads+r, writes+w
-			}
-		}
-	}
-	return reads, writes
-}
-
-func cpuTimes(svcs []*server) time.Duration {
-	var total time.Duration
-	for _, s := range svcs {
-		if c, err := s.cpuTime(); err == nil {
-			total += c
-		}
-	}
-	return total
-}
-
-func copyFile(from, to string) {
-	if b, err := os.ReadFile(from); err == nil {
-		_ = os.WriteFile(to, b, 0o644)
-	}
-}
-
 // fleetRecord is a seeded server in the v2 document the service imports:
 // the body of its last deployment and when it was.
 type fleetRecord struct {
@@ -457,20 +309,4 @@ func writeFleetDocument(file string, n int, when time.Time) error {
 	}
 	w.WriteString("}}\n")
 	return errors.Join(w.Flush(), f.Close())
-}
-
-// startProxy puts the replicas behind one address, each request to the
-// next replica in turn, as a load balancer in front of them would.
-func startProxy(svcs []*server, inflight int) (stop func(), addr string, err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	var addrs []string
-	for _, s := range svcs {
-		addrs = append(addrs, s.addr)
-	}
-	srv := &http.Server{Handler: roundRobin(addrs, inflight), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return func() { srv.Close() }, ln.Addr().String(), nil
 }

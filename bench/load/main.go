@@ -144,7 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if *fleet != "" {
 		return c, c.fleetFlags(*fleet)
 	}
-	if c.sizes, err = parseSizes(*sizes); err != nil {
+	if c.sizes, err = parseSizes("-n", *sizes); err != nil {
 		return c, err
 	}
 	if c.workloads, err = parseWorkloads(*wls); err != nil {
@@ -156,12 +156,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return c, nil
 }
 
-func parseSizes(s string) ([]int, error) {
+func parseSizes(flagName, s string) ([]int, error) {
 	var sizes []int
 	for f := range strings.SplitSeq(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("-n: %q is not a positive number", f)
+			return nil, fmt.Errorf("%s: %q is not a positive number", flagName, f)
 		}
 		sizes = append(sizes, n)
 	}

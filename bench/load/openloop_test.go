@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,4 +184,56 @@ func TestDispatcherCountsLatencyFromTheDueTime(t *testing.T) {
 			t.Errorf("latencies %v..%v, want 8 s..10 s, from when each was due", lo, hi)
 		}
 	})
+}
+
+func TestCarried(t *testing.T) {
+	carried := fleetResult{Due: 100, Sent: 100, OK: 100, P99ms: 1000}
+	tests := []struct {
+		name string
+		edit func(r *fleetResult)
+		want bool
+	}{
+		{"everything answered in time", func(*fleetResult) {}, true},
+		{"one dropped", func(r *fleetResult) { r.Sent, r.Dropped = 99, 1 }, false},
+		{"one refused", func(r *fleetResult) { r.OK, r.Errors = 99, 1 }, false},
+		{"p99 over a second", func(r *fleetResult) { r.P99ms = 1001 }, false},
+		{"the run ended before all were due", func(r *fleetResult) { r.Sent, r.OK = 90, 90 }, false},
+		{"a group read failed", func(r *fleetResult) { r.Reads.GroupErrors = 1 }, false},
+		{"a full read failed", func(r *fleetResult) { r.Reads.FullErrors = 1 }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := carried
+			tt.edit(&r)
+			r.judge()
+			if r.Carried != tt.want {
+				t.Errorf("carried = %v, want %v", r.Carried, tt.want)
+			}
+		})
+	}
+}
+
+func TestFleetFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"-fleet", "6000"}, ""},
+		{[]string{"-fleet", "6000", "-backend", "postgres", "-replicas", "2"}, ""},
+		{[]string{"-fleet", "6000", "-replicas", "2"}, "-replicas needs -backend postgres"},
+		{[]string{"-fleet", "6000", "-backend", "mysql"}, `-backend "mysql"`},
+		{[]string{"-fleet", "6000,x"}, `-fleet: "x" is not a positive number`},
+		{[]string{"-fleet", "6000", "-inflight", "0"}, "must be positive"},
+	}
+	for _, tt := range tests {
+		c, err := parseFlags(tt.args, io.Discard)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%q: %v", tt.args, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%q: error %v, want one saying %q", tt.args, err, tt.wantErr)
+		case err == nil && c.duration != reportEvery:
+			t.Errorf("%q: -duration defaults to %v, want a minute", tt.args, c.duration)
+		}
+	}
 }
