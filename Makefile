@@ -12,7 +12,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.da
 IMAGE    ?= gitops-status:$(VERSION)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-short lint bench bench-load fuzz vulncheck smoke screenshots clean release oci image
+.PHONY: build run test test-short lint bench bench-load bench-fleet fuzz vulncheck smoke screenshots clean release oci image
 
 build: ## the single binary, without cgo
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o gitops-status ./cmd/gitops-status
@@ -43,6 +43,10 @@ bench: ## micro-benchmarks; compare runs with benchstat
 
 bench-load: ## the load benchmark at 1,000 / 10,000 / 100,000 servers (SQLite, and PostgreSQL when reachable)
 	$(GO) run ./bench/load -n 1000,10000,100000 -duration 10s
+
+FLEET ?= 200000,400000
+bench-fleet: ## the open-loop fleet benchmark: FLEET servers each reporting once a minute for 60 s, with a dashboard reading (SQLite; add ARGS='-backend postgres -replicas 2')
+	$(GO) run ./bench/load -fleet $(FLEET) -duration 60s $(ARGS)
 
 FUZZTIME ?= 30s
 fuzz: ## every fuzz target of every package, FUZZTIME each

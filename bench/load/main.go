@@ -10,6 +10,7 @@
 //	go run ./bench/load -n 1000,10000 -duration 3s -json bench.json
 //	go run ./bench/load -n 1000 -duration 2s -kill9   # also check durability
 //	go run ./bench/load -n 10000 -workloads pipeline -tokens  # with bearer tokens
+//	go run ./bench/load -fleet 200000,400000 -duration 60s  # the open-loop fleet (fleet.go)
 //
 // For each backend (SQLite; PostgreSQL when reachable) and each size N it
 // starts the service on a free 127.0.0.1 port with a fresh data dir, times
@@ -86,6 +87,15 @@ type config struct {
 	reqTimeout   time.Duration
 	maxRequests  int
 	tokens       bool
+
+	// The open-loop fleet benchmark (-fleet; see fleet.go).
+	fleet       []int
+	fleetDB     string // -backend: sqlite or postgres
+	replicas    int
+	inflight    int
+	alt         string // -alt: a second build to alternate with
+	rounds      int
+	durationSet bool
 }
 
 func (c config) concFor(workload string) int {
@@ -114,15 +124,27 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "most requests one worker sends in one workload run")
 	fs.BoolVar(&c.tokens, "tokens", false, "run the service with a tokens file of 20 tokens (one with the read scope, so reads need one too) and send a token with every request, to the ceiling as well")
+	fleet := fs.String("fleet", "", "run the open-loop fleet benchmark instead, at these comma-separated fleet sizes (e.g. 200000,400000): every server reports once a minute (-duration defaults to 60s)")
+	fs.StringVar(&c.fleetDB, "backend", "sqlite", "-fleet: the store, sqlite or postgres (at -pg-url, database -pg-db)")
+	fs.IntVar(&c.replicas, "replicas", 1, "-fleet: service processes sharing the PostgreSQL database behind one round-robin address")
+	fs.IntVar(&c.inflight, "inflight", 512, "-fleet: most requests in flight at once; a report due beyond it is dropped")
+	fs.StringVar(&c.alt, "alt", "", "-fleet: a second service binary to compare, run alternately with the first on the same seeded store")
+	fs.IntVar(&c.rounds, "rounds", 1, "-fleet: how many times each build runs on each size's store")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	fs.Visit(func(f *flag.Flag) { c.pgURLSet = c.pgURLSet || f.Name == "pg-url" })
+	fs.Visit(func(f *flag.Flag) {
+		c.pgURLSet = c.pgURLSet || f.Name == "pg-url"
+		c.durationSet = c.durationSet || f.Name == "duration"
+	})
 	var err error
-	if c.sizes, err = parseSizes(*sizes); err != nil {
+	if *fleet != "" {
+		return c, c.fleetFlags(*fleet)
+	}
+	if c.sizes, err = parseSizes("-n", *sizes); err != nil {
 		return c, err
 	}
 	if c.workloads, err = parseWorkloads(*wls); err != nil {
@@ -134,12 +156,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return c, nil
 }
 
-func parseSizes(s string) ([]int, error) {
+func parseSizes(flagName, s string) ([]int, error) {
 	var sizes []int
 	for f := range strings.SplitSeq(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("-n: %q is not a positive number", f)
+			return nil, fmt.Errorf("%s: %q is not a positive number", flagName, f)
 		}
 		sizes = append(sizes, n)
 	}
@@ -202,6 +224,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if b.bin, err = buildService(ctx, tmp); err != nil {
 			return err
 		}
+	}
+	if len(cfg.fleet) > 0 {
+		return b.runFleet(ctx, stdout)
 	}
 	var backends []backend
 	if !cfg.noSQLite {

@@ -60,3 +60,51 @@ func cpuTime(pid int) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
+
+// machineCPU reads the time all of the machine's cores were busy and in
+// all, from /proc/stat, so a run can say how busy the machine was: on a
+// shared machine the service may wait for a core others use.
+func machineCPU() (busy, total time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	for i, s := range f[1:] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		d := time.Duration(v) * 10 * time.Millisecond
+		total += d
+		if i != 3 && i != 4 { // idle and iowait
+			busy += d
+		}
+	}
+	return busy, total, nil
+}
+
+// ioCalls reads how many read and write system calls process pid has made
+// (syscr, syscw in /proc/pid/io): unlike its CPU time, a count other work
+// on the machine does not change.
+func ioCalls(pid int) (reads, writes int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes, nil
+}

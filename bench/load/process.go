@@ -20,12 +20,15 @@ import (
 // ceiling. It keeps its address across restarts, so clients and the kill -9
 // check reach the restarted process at the same place.
 type server struct {
-	name   string
-	addr   string
-	argv   []string
-	log    string // file receiving the process's stdout and stderr
-	cmd    *exec.Cmd
-	exited chan struct{}
+	name string
+	addr string
+	argv []string
+	log  string   // file receiving the process's stdout and stderr
+	env  []string // added to the benchmark's environment (GODEBUG=gctrace=1)
+	// debugAddr is where the process serves /debug/pprof/; "" for none.
+	debugAddr string
+	cmd       *exec.Cmd
+	exited    chan struct{}
 }
 
 func newServer(name string, argv []string, addr, log string) *server {
@@ -44,6 +47,9 @@ func (s *server) start(ctx context.Context, timeout time.Duration) (time.Duratio
 	defer logf.Close() // the child holds its own descriptor
 	cmd := exec.Command(s.argv[0], s.argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	cmd.SysProcAttr = childAttrs()
 	began := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -147,7 +147,7 @@ func writeMarkdown(w io.Writer, header []string, rows [][]string) {
 	}
 }
 
-func writeJSON(path string, r report) error {
+func writeJSON(path string, r any) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The open-loop fleet benchmark (-fleet): a fleet of N servers, each
+// reporting once a minute on a fixed schedule whatever the answers, with a
+// dashboard reading beside it. Where the closed-loop workloads ask how fast
+// the service goes, this asks whether it keeps up with a given fleet.
+
+// fleetResult is one run of one build on one fleet size.
+type fleetResult struct {
+	Backend  string `json:"backend"`
+	N        int    `json:"n"`
+	Replicas int    `json:"replicas"`
+	Build    string `json:"build"` // the service binary's file name
+	Run      int    `json:"run"`   // which run on this size's store, from 1
+
+	Due      int64   `json:"due"`
+	Sent     int64   `json:"sent"`
+	OK       int64   `json:"ok"`
+	Dropped  int64   `json:"dropped"`
+	Errors   int64   `json:"errors"`
+	DueRate  float64 `json:"due_per_s"`
+	SentRate float64 `json:"sent_per_s"`
+	OKRate   float64 `json:"ok_per_s"`
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	FirstErr string  `json:"first_error,omitempty"`
+
+	Reads readerResult `json:"reads"`
+
+	RSSPeakMiB     float64 `json:"rss_peak_mib"`      // the largest any service process reached during the run
+	RSSRiseFullMiB float64 `json:"rss_rise_full_mib"` // the most a full GET /status raised a process's RSS while it streamed
+	Commits        float64 `json:"commits"`           // write transactions the service committed in the run
+	MeanBatch      float64 `json:"mean_batch"`        // writes per commit
+	// The service's read and write system calls (pread of pages, pwrite of
+	// WAL frames and checkpoints, and the sockets') per acknowledged report.
+	ReadCallsPerReport  float64 `json:"read_calls_per_report"`
+	WriteCallsPerReport float64 `json:"write_calls_per_report"`
+	CPUCores            float64 `json:"cpu_cores"` // the service processes' CPU time over the run's wall time
+	GenCPUCores         float64 `json:"generator_cpu_cores"`
+	// MachineBusy is the share of all the machine's cores busy during the
+	// run, whoever used them: above ~0.9 the service waited for cores.
+	MachineBusy float64 `json:"machine_busy"`
+	ImportS     float64 `json:"import_s"`      // first start, importing the fleet, to /ready
+	ReadyMS     float64 `json:"ready_ms"`      // start to /ready with N stored (the slowest replica)
+	ReadyRSSMiB float64 `json:"ready_rss_mib"` // RSS right after that start
+	Carried     bool    `json:"carried"`
+}
+
+// maxCarriedP99 is the latency a carried fleet's reports stay under.
+const maxCarriedP99 = time.Second
+
+func (r *fleetResult) judge() {
+	r.Carried = r.Dropped == 0 && r.Errors == 0 && r.Sent == r.Due &&
+		r.P99ms <= ms(maxCarriedP99) && r.Reads.GroupErrors == 0 && r.Reads.FullErrors == 0
+}
+
+func (c *config) fleetFlags(sizes string) error {
+	var err error
+	if c.fleet, err = parseSizes("-fleet", sizes); err != nil {
+		return err
+	}
+	if !c.durationSet {
+		c.duration = reportEvery
+	}
+	switch {
+	case c.fleetDB != "sqlite" && c.fleetDB != "postgres":
+		return fmt.Errorf("-backend %q: use sqlite or postgres", c.fleetDB)
+	case c.fleetDB == "sqlite" && c.replicas != 1:
+		return errors.New("-replicas needs -backend postgres: a SQLite store belongs to one process")
+	case c.fleetDB == "postgres" && c.pgURL == "":
+		return errors.New("-backend postgres needs -pg-url")
+	case c.replicas < 1 || c.inflight < 1 || c.rounds < 1 || c.duration <= 0:
+		return errors.New("-replicas, -inflight, -rounds and -duration must be positive")
+	}
+	return nil
+}
+
+func (b *bench) runFleet(ctx context.Context, stdout io.Writer) error {
+	var results []fleetResult
+	for _, n := range b.cfg.fleet {
+		rs, err := b.runFleetSize(ctx, n)
+		results = append(results, rs...)
+		if err != nil {
+			b.fail("fleet %s N=%d: %v", b.cfg.fleetDB, n, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "\n### Fleet (open loop, %s, every server reports once a minute, %v per run)\n\n", b.cfg.fleetDB, b.cfg.duration)
+	printFleetTable(stdout, results)
+	if b.cfg.jsonOut != "" {
+		if err := writeJSON(b.cfg.jsonOut, results); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if len(b.failures) > 0 {
+		return fmt.Errorf("%d failure(s):\n  %s", len(b.failures), strings.Join(b.failures, "\n  "))
+	}
+	return nil
+}
+
+// fleetBuilds are the service binaries one fleet size runs, in turn, on
+// the same seeded store: the one under test, and with -alt the one to
+// compare it with, alternating for -rounds.
+func (b *bench) fleetBuilds() []string {
+	var builds []string
+	for range b.cfg.rounds {
+		builds = append(builds, b.bin)
+		if b.cfg.alt != "" {
+			builds = append(builds, b.cfg.alt)
+		}
+	}
+	return builds
+}
+
+// runFleetSize seeds n servers by a first-start import, then, for each
+// build, starts the service on them (timing its start with them stored)
+// and runs the open loop.
+func (b *bench) runFleetSize(ctx context.Context, n int) ([]fleetResult, error) {
+	dir := filepath.Join(b.tmp, fmt.Sprintf("fleet-%s-%d", b.cfg.fleetDB, n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	doc := filepath.Join(dir, "status.json")
+	if err := writeFleetDocument(doc, n, time.Now().Add(-reportEvery)); err != nil {
+		return nil, err
+	}
+	dbURL := ""
+	if b.cfg.fleetDB == "postgres" {
+		pg, _, err := b.cfg.postgres()
+		if err != nil {
+			return nil, err
+		}
+		dbURL = pg.dbURL
+		if err := b.recreateDatabase(ctx); err != nil {
+			return nil, fmt.Errorf("recreating database %q: %w", b.cfg.pgDB, err)
+		}
+	}
+	svcs, err := b.fleetServers(dir, doc, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range svcs {
+		defer s.kill()
+	}
+	// The first start imports the fleet (not timed against any target).
+	imported, err := svcs[0].start(ctx, max(b.cfg.readyTimeout, 15*time.Minute))
+	if err != nil {
+		return nil, &startError{err}
+	}
+	os.Remove(doc)
+	b.logf("fleet %s N=%d: imported in %.1f s", b.cfg.fleetDB, n, imported.Seconds())
+	svcs[0].stop()
+
+	var results []fleetResult
+	for i, bin := range b.fleetBuilds() {
+		res := fleetResult{Backend: b.cfg.fleetDB, N: n, Replicas: b.cfg.replicas, Build: filepath.Base(bin), Run: i + 1, ImportS: imported.Seconds()}
+		for _, s := range svcs {
+			s.argv[0] = bin
+		}
+		err := b.fleetRun(ctx, svcs, &res)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, res)
+		// Not carrying a fleet is a finding; an error answer is a defect.
+		if errs := res.Errors + res.Reads.GroupErrors + res.Reads.FullErrors; errs > 0 {
+			first := res.FirstErr
+			if first == "" {
+				first = res.Reads.FirstErr
+			}
+			b.fail("fleet %s N=%d %s: %d errors; first: %s", res.Backend, n, res.Build, errs, first)
+		}
+		b.logf("fleet %s N=%d %s: %d of %d due sent, p99 %.0f ms, %d dropped, %d errors, carried %v",
+			res.Backend, n, res.Build, res.Sent, res.Due, res.P99ms, res.Dropped, res.Errors, res.Carried)
+	}
+	return results, nil
+}
+
+// fleetRun starts the service processes on the seeded store, runs the
+// open loop against them (through the round-robin proxy when there are
+// several) and stops them.
+func (b *bench) fleetRun(ctx context.Context, svcs []*server, res *fleetResult) error {
+	defer func() {
+		for _, s := range svcs {
+			s.stop()
+		}
+	}()
+	for _, s := range svcs {
+		ready, err := s.start(ctx, b.cfg.readyTimeout)
+		if err != nil {
+			return &startError{fmt.Errorf("start with %d servers stored: %w", res.N, err)}
+		}
+		res.ReadyMS = max(res.ReadyMS, ms(ready))
+		if rss, err := s.rssMiB(); err == nil {
+			res.ReadyRSSMiB = max(res.ReadyRSSMiB, rss)
+		}
+	}
+	base := svcs[0].base()
+	if len(svcs) > 1 {
+		stopProxy, addr, err := startProxy(svcs, b.cfg.inflight)
+		if err != nil {
+			return err
+		}
+		defer stopProxy()
+		base = "http://" + addr
+	}
+	b.openLoop(ctx, newTarget(base, fleetClient(b.cfg), res.N), svcs, res)
+	return ctx.Err()
+}
+
+// fleetServers prepares the service processes of one run: one for SQLite,
+// -replicas on one PostgreSQL database. With -cpuprofile each serves its
+// profiles and logs every GC (GODEBUG=gctrace=1, into its log).
+func (b *bench) fleetServers(dir, doc, dbURL string) ([]*server, error) {
+	var svcs []*server
+	for i := range b.cfg.replicas {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		data := filepath.Join(dir, fmt.Sprintf("data-%d", i))
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			return nil, err
+		}
+		argv := []string{b.bin, "serve", "--addr", addr, "--data-dir", data, "--import-file", doc}
+		if dbURL != "" {
+			argv = append(argv, "--database-url", dbURL)
+		}
+		s := newServer(fmt.Sprintf("%s service %d", b.cfg.fleetDB, i), argv, addr, filepath.Join(dir, fmt.Sprintf("service-%d.log", i)))
+		if b.cfg.profileDir != "" {
+			debug, err := freeAddr()
+			if err != nil {
+				return nil, err
+			}
+			s.argv = append(s.argv, "--debug-addr", debug)
+			s.debugAddr = debug
+			s.env = []string{"GODEBUG=gctrace=1"}
+		}
+		svcs = append(svcs, s)
+	}
+	return svcs, nil
+}
+
+// fleetClient keeps up to -inflight connections alive, one per request in
+// flight at most.
+func fleetClient(cfg config) *http.Client {
+	return &http.Client{
+		Timeout: cfg.reqTimeout,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			MaxIdleConns:        cfg.inflight + 8,
+			MaxIdleConnsPerHost: cfg.inflight + 8,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// fleetRecord is a seeded server in the v2 document the service imports:
+// the body of its last deployment and when it was.
+type fleetRecord struct {
+	pipelineBody
+	LastPipelineRun string `json:"last_pipeline_run"`
+	Timestamp       string `json:"timestamp"`
+}
+
+// writeFleetDocument writes a v2 status.json of servers 0..n-1, each last
+// deployed at when. Importing it on the first start seeds a fleet of
+// 400,000 in seconds, where posting them would take minutes.
+func writeFleetDocument(file string, n int, when time.Time) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	at := when.UTC().Format(time.RFC3339)
+	fmt.Fprint(w, `{"version": "2.0", "servers": {`)
+	enc := json.NewEncoder(w)
+	for i := range n {
+		if i > 0 {
+			w.WriteString(",")
+		}
+		fmt.Fprintf(w, "\n%q: ", groupOf(i)+"/"+hostOf(i))
+		if err := enc.Encode(fleetRecord{newPipelineBody(i, shaFor(0, i, 0)), at, at}); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	w.WriteString("}}\n")
+	return errors.Join(w.Flush(), f.Close())
+}
