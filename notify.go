@@ -156,6 +156,11 @@ type Outbox interface {
 	// It counts the attempt.
 	FinishDelivery(ctx context.Context, id int64, state DeliveryState, next time.Time, lastError string) error
 
+	// PruneDeliveries deletes the deliveries sent or given up that were
+	// created before before, and returns how many. Until then they keep
+	// their keys, so that a reminder is created once.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
+
 	// PendingDeliveries counts the pending deliveries of each webhook.
 	PendingDeliveries(ctx context.Context) (map[string]int, error)
 

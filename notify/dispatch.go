@@ -158,11 +158,15 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	d.mu.Unlock()
 	poll := time.NewTicker(d.t.Poll)
 	defer poll.Stop()
-	var lastSweep time.Time
+	var lastSweep, lastPrune time.Time
 	for {
 		if time.Since(lastSweep) >= d.t.Sweep {
 			lastSweep = time.Now()
 			d.sweep(ctx)
+		}
+		if time.Since(lastPrune) >= time.Hour {
+			lastPrune = time.Now()
+			d.prune(ctx)
 		}
 		d.expand(ctx)
 		d.pending(ctx)
@@ -271,6 +275,25 @@ func (d *Dispatcher) pending(ctx context.Context) {
 	}
 	d.mu.Unlock()
 	d.o.Observer.Pending(p)
+}
+
+// keepDone is how long sent and given-up deliveries are kept at least:
+// for inspection, and so that reminders keep their keys.
+const keepDone = 48 * time.Hour
+
+// prune deletes the sent and given-up deliveries older than keepDone and
+// than twice the longest remind_every, so that no reminder key is
+// forgotten while it can still be due.
+func (d *Dispatcher) prune(ctx context.Context) {
+	keep := keepDone
+	d.mu.Lock()
+	for _, h := range d.hooks {
+		keep = max(keep, 2*h.RemindEvery)
+	}
+	d.mu.Unlock()
+	if _, err := d.o.Outbox.PruneDeliveries(ctx, time.Now().Add(-keep)); err != nil && ctx.Err() == nil {
+		d.log.Warn("notifications: pruning deliveries failed; will retry", "err", err)
+	}
 }
 
 // sweep runs the stale sweep and creates the reminders due.

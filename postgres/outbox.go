@@ -188,24 +188,31 @@ func sortDeliveries(ds []gitops.Delivery) {
 	}
 }
 
-// FinishDelivery implements gitops.Outbox. A sent delivery is deleted:
-// the table holds what is still to do, and what was given up.
+// FinishDelivery implements gitops.Outbox.
 func (s *Store) FinishDelivery(ctx context.Context, id int64, state gitops.DeliveryState, next time.Time, lastError string) error {
+	st := "pending"
+	switch state {
+	case gitops.DeliveryDone:
+		st = "done"
+	case gitops.DeliveryGivenUp:
+		st = "given_up"
+	}
 	return s.read(ctx, "recording a delivery", func(ctx context.Context) error {
-		var err error
-		switch state {
-		case gitops.DeliveryDone:
-			_, err = s.pool.Exec(ctx, `DELETE FROM deliveries WHERE id = $1`, id)
-		default:
-			st := "pending"
-			if state == gitops.DeliveryGivenUp {
-				st = "given_up"
-			}
-			_, err = s.pool.Exec(ctx, `UPDATE deliveries SET state = $1, next_at = $2, lease_until = 0,
-				attempts = attempts + 1, last_error = $3 WHERE id = $4`, st, next.UnixMicro(), lastError, id)
-		}
+		_, err := s.pool.Exec(ctx, `UPDATE deliveries SET state = $1, next_at = $2, lease_until = 0,
+			attempts = attempts + 1, last_error = $3 WHERE id = $4`, st, next.UnixMicro(), lastError, id)
 		return err
 	})
+}
+
+// PruneDeliveries implements gitops.Outbox.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.read(ctx, "pruning deliveries", func(ctx context.Context) error {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM deliveries WHERE state <> 'pending' AND created_at < $1`, before.UnixMicro())
+		n = tag.RowsAffected()
+		return err
+	})
+	return int(n), err
 }
 
 // PendingDeliveries implements gitops.Outbox.

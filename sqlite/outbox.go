@@ -166,18 +166,25 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, state gitops.Deliv
 		st = "given_up"
 	}
 	return s.write(ctx, func(w *writer) error {
-		bg := context.Background()
-		var err error
-		if st == "done" {
-			// A sent delivery is of no further use: it goes, so that the
-			// table holds what is still to do (and what was given up).
-			_, err = w.conn.ExecContext(bg, `DELETE FROM deliveries WHERE id = ?`, id)
-		} else {
-			_, err = w.conn.ExecContext(bg, `UPDATE deliveries SET state = ?, next_at = ?, lease_until = 0,
-				attempts = attempts + 1, last_error = ? WHERE id = ?`, st, next.UnixMicro(), lastError, id)
-		}
+		_, err := w.conn.ExecContext(context.Background(), `UPDATE deliveries SET state = ?, next_at = ?, lease_until = 0,
+			attempts = attempts + 1, last_error = ? WHERE id = ?`, st, next.UnixMicro(), lastError, id)
 		return dbError("recording a delivery", err)
 	})
+}
+
+// PruneDeliveries implements gitops.Outbox.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(w *writer) error {
+		res, err := w.conn.ExecContext(context.Background(),
+			`DELETE FROM deliveries WHERE state <> 'pending' AND created_at < ?`, before.UnixMicro())
+		if err != nil {
+			return dbError("pruning deliveries", err)
+		}
+		n, err = res.RowsAffected()
+		return dbError("pruning deliveries", err)
+	})
+	return int(n), err
 }
 
 // PendingDeliveries implements gitops.Outbox.

@@ -163,6 +163,20 @@ func (h *harness) testOutbox(t *testing.T) {
 		if len(ds) != 1 || ds[0].Key != "reminder-1" || !ds[0].Notice.Reminder {
 			t.Fatalf("claim = %v, want the reminder", deliverySummary(ds))
 		}
+		// Sent, it keeps its key until pruned.
+		e.finish(ob, ds[0].ID, gitops.DeliveryDone, e.clock.Now())
+		if added, err := ob.AddReminder(e.ctx, "one", "reminder-1", n); err != nil || added {
+			t.Fatalf("AddReminder after it was sent = %v, %v; want false", added, err)
+		}
+		if pruned, err := ob.PruneDeliveries(e.ctx, e.clock.Now()); err != nil || pruned != 0 {
+			t.Fatalf("PruneDeliveries(now) = %d, %v; want 0 (created now, not before)", pruned, err)
+		}
+		if pruned, err := ob.PruneDeliveries(e.ctx, e.clock.Now().Add(time.Second)); err != nil || pruned != 1 {
+			t.Fatalf("PruneDeliveries(later) = %d, %v; want 1", pruned, err)
+		}
+		if added, err := ob.AddReminder(e.ctx, "one", "reminder-1", n); err != nil || !added {
+			t.Fatalf("AddReminder after pruning = %v, %v; want true", added, err)
+		}
 	})
 
 	t.Run("StaleSweep", func(t *testing.T) {
