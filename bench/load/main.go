@@ -10,6 +10,7 @@
 //	go run ./bench/load -n 1000,10000 -duration 3s -json bench.json
 //	go run ./bench/load -n 1000 -duration 2s -kill9   # also check durability
 //	go run ./bench/load -n 10000 -workloads pipeline -tokens  # with bearer tokens
+//	go run ./bench/load -n 10000 -workloads pipeline,cron -webhook both  # notifications' cost
 //
 // For each backend (SQLite; PostgreSQL when reachable) and each size N it
 // starts the service on a free 127.0.0.1 port with a fresh data dir, times
@@ -86,6 +87,7 @@ type config struct {
 	reqTimeout   time.Duration
 	maxRequests  int
 	tokens       bool
+	webhook      string // off, on or both
 }
 
 func (c config) concFor(workload string) int {
@@ -114,8 +116,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "most requests one worker sends in one workload run")
 	fs.BoolVar(&c.tokens, "tokens", false, "run the service with a tokens file of 20 tokens (one with the read scope, so reads need one too) and send a token with every request, to the ceiling as well")
+	fs.StringVar(&c.webhook, "webhook", "off", "on: run the service with --webhooks-file sending every transition to a loopback receiver; both: run each backend without, then with it (backend names get +webhook)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.webhook != "off" && c.webhook != "on" && c.webhook != "both" {
+		return c, fmt.Errorf("-webhook %q: use off, on or both", c.webhook)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -214,6 +220,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if ok {
 		backends = append(backends, pg)
 	}
+	backends = withWebhooks(backends, cfg.webhook)
 
 	rep := report{DurationSeconds: cfg.duration.Seconds(), Tokens: cfg.tokens}
 	if cfg.tokens {
@@ -287,4 +294,23 @@ func newClient(cfg config) *http.Client {
 			DisableCompression:  true,
 		},
 	}
+}
+
+// withWebhooks applies -webhook: each backend as it is, with a webhook, or
+// both one after the other.
+func withWebhooks(bes []backend, mode string) []backend {
+	var out []backend
+	for _, be := range bes {
+		hooked := be
+		hooked.name, hooked.webhook = be.name+"+webhook", true
+		switch mode {
+		case "on":
+			out = append(out, hooked)
+		case "both":
+			out = append(out, be, hooked)
+		default:
+			out = append(out, be)
+		}
+	}
+	return out
 }
