@@ -72,8 +72,14 @@ func (t Timing) withDefaults() Timing {
 }
 
 // perWebhook bounds the deliveries of one webhook in flight at once (each
-// to a different server, so that a server's order holds).
-const perWebhook = 4
+// to a different server, so that a server's order holds); claimBatch is
+// how many one claim takes, so that a backlog costs fewer claims. The
+// lease must outlast sending a claimed batch: claimBatch/perWebhook
+// request timeouts (40 s by default, under the minute's lease).
+const (
+	perWebhook = 4
+	claimBatch = 16
+)
 
 // Options configure New.
 type Options struct {
@@ -364,14 +370,19 @@ func (d *Dispatcher) remind(ctx context.Context) {
 func (d *Dispatcher) work(ctx context.Context, w *worker) {
 	defer close(w.done)
 	for ctx.Err() == nil {
-		ds, err := d.o.Outbox.ClaimDeliveries(ctx, w.hook.Name, time.Now(), d.t.Lease, perWebhook)
+		ds, err := d.o.Outbox.ClaimDeliveries(ctx, w.hook.Name, time.Now(), d.t.Lease, claimBatch)
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("notifications: claiming deliveries failed; will retry", "webhook", w.hook.Name, "err", err)
 		}
 		if len(ds) > 0 {
 			var wg sync.WaitGroup
+			slots := make(chan struct{}, perWebhook)
 			for i := range ds {
-				wg.Go(func() { d.deliver(ctx, &w.hook, &ds[i]) })
+				slots <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-slots }()
+					d.deliver(ctx, &w.hook, &ds[i])
+				})
 			}
 			wg.Wait()
 			continue

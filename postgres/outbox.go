@@ -82,7 +82,7 @@ func (s *Store) ExpandOutbox(ctx context.Context, limit int, route func(gitops.N
 			var e entry
 			return e, r.Scan(&e.id, &e.event, &e.notice)
 		})
-		if err != nil {
+		if err != nil || len(es) == 0 {
 			return err
 		}
 		now := s.clock().UnixMicro()
@@ -148,12 +148,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, webhook string, now time.Ti
 	var ds []gitops.Delivery
 	err := s.read(ctx, "claiming deliveries", func(ctx context.Context) error {
 		at := now.UnixMicro()
+		// heads is each server's oldest pending delivery (one pass over
+		// the partial index); of those, the due and unleased ones are
+		// locked, skipping any another replica is claiming.
 		rows, err := s.pool.Query(ctx, `WITH c AS (
-				SELECT id FROM deliveries d
-				WHERE webhook = $1 AND state = 'pending' AND next_at <= $2 AND lease_until <= $2
-				AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook = d.webhook
-					AND p.server_group = d.server_group AND p.host = d.host AND p.state = 'pending' AND p.id < d.id)
-				ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+				SELECT d.id FROM deliveries d
+				JOIN (SELECT min(id) AS id FROM deliveries WHERE webhook = $1 AND state = 'pending'
+					GROUP BY server_group, host) heads ON d.id = heads.id
+				WHERE d.state = 'pending' AND d.next_at <= $2 AND d.lease_until <= $2
+				ORDER BY d.id LIMIT $4 FOR UPDATE OF d SKIP LOCKED)
 			UPDATE deliveries SET lease_until = $3 FROM c WHERE deliveries.id = c.id
 			RETURNING deliveries.id, key, notice, attempts, created_at`,
 			webhook, at, now.Add(lease).UnixMicro(), limit)

@@ -117,11 +117,13 @@ func (s *Store) ClaimDeliveries(ctx context.Context, webhook string, now time.Ti
 	err := s.write(ctx, func(w *writer) error {
 		bg := context.Background()
 		at := now.UnixMicro()
-		rows, err := w.conn.QueryContext(bg, `SELECT id, key, notice, attempts, created_at FROM deliveries d
-			WHERE webhook = ? AND state = 'pending' AND next_at <= ? AND lease_until <= ?
-			AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook = d.webhook AND p.server_group = d.server_group
-				AND p.host = d.host AND p.state = 'pending' AND p.id < d.id)
-			ORDER BY id LIMIT ?`, webhook, at, at, limit)
+		// heads is each server's oldest pending delivery, one pass over
+		// the partial index.
+		rows, err := w.conn.QueryContext(bg, `SELECT d.id, d.key, d.notice, d.attempts, d.created_at FROM deliveries d
+			JOIN (SELECT min(id) AS id FROM deliveries WHERE webhook = ? AND state = 'pending'
+				GROUP BY server_group, host) heads ON d.id = heads.id
+			WHERE d.next_at <= ? AND d.lease_until <= ?
+			ORDER BY d.id LIMIT ?`, webhook, at, at, limit)
 		if err != nil {
 			return dbError("claiming deliveries", err)
 		}
@@ -243,6 +245,9 @@ func (s *Store) SweepStale(ctx context.Context) ([]gitops.Event, error) {
 			k := servers[i].Key()
 			was := marked[k]
 			delete(marked, k)
+			if servers[i].Stale == was {
+				continue
+			}
 			// The listed record may be older than the writer's: read it
 			// again, under the write lock, before deciding.
 			sv, found, err := w.getServer(k)
