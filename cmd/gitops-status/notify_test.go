@@ -194,6 +194,18 @@ func testNotifyKill9(t *testing.T, env []string, args ...string) {
 	if len(rc.bad) > 0 {
 		t.Fatalf("bad deliveries: %q", rc.bad)
 	}
+	resp, err := client.Get(q.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	exp, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`gitops_notify_deliveries_sent_total{webhook="receiver"}`, `gitops_notify_deliveries_failed_total{webhook="receiver"}`,
+		`gitops_notify_deliveries_pending{webhook="receiver"}`, `gitops_notify_delivery_latency_seconds_count{webhook="receiver"}`} {
+		if !strings.Contains(string(exp), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func TestBadWebhooksFileRefusesToStart(t *testing.T) {
