@@ -116,7 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "most requests one worker sends in one workload run")
 	fs.BoolVar(&c.tokens, "tokens", false, "run the service with a tokens file of 20 tokens (one with the read scope, so reads need one too) and send a token with every request, to the ceiling as well")
-	fs.StringVar(&c.webhook, "webhook", "off", "on: run the service with --webhooks-file sending every transition to a loopback receiver; both: run each backend without, with, with and without it (names get +webhook, #1, #2)")
+	fs.StringVar(&c.webhook, "webhook", "off", "on: run the service with --webhooks-file sending every transition to a loopback receiver; both: run each backend without, with, with and without it (names get +webhook, -r1, -r2)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -309,8 +309,8 @@ func withWebhooks(bes []backend, mode string) []backend {
 			out = append(out, hooked)
 		case "both":
 			plain2, hooked2 := be, hooked
-			be.name, hooked.name = be.name+"#1", hooked.name+"#1"
-			plain2.name, hooked2.name = plain2.name+"#2", hooked2.name+"#2"
+			be.name, hooked.name = be.name+"-r1", hooked.name+"-r1"
+			plain2.name, hooked2.name = plain2.name+"-r2", hooked2.name+"-r2"
 			out = append(out, be, hooked, hooked2, plain2)
 		default:
 			out = append(out, be)
