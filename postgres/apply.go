@@ -336,6 +336,7 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 	outs = make([]gitops.Outcome, len(us))
 	changed := map[gitops.Key]bool{}
 	var events []*gitops.Event
+	var notices [][]byte // the outbox entry of each event, nil for none
 	nows := make([]time.Time, len(us))
 	for i, u := range us {
 		k := u.Key()
@@ -361,6 +362,12 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 				ev.ChangedFiles = nonNilList(ev.ChangedFiles)
 				o.Event = &ev
 				events = append(events, o.Event)
+				n, err := outboxNotice(&ev, &o.Server)
+				if err != nil {
+					rollback(conn)
+					return nil, false, err
+				}
+				notices = append(notices, n)
 			}
 		}
 		outs[i] = o
@@ -402,8 +409,8 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 			b.Queue(insertServer, args...)
 		}
 	}
-	for _, ev := range events {
-		b.Queue(insertEvent, eventArgs(ev)...)
+	for i, ev := range events {
+		queueEvent(b, ev, notices[i])
 	}
 	b.Queue("COMMIT")
 	br = conn.SendBatch(ctx, b)

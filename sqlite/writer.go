@@ -456,7 +456,7 @@ func (w *writer) storeApplied(a *applied, exists bool) error {
 	if a.out.Event.ID, err = res.LastInsertId(); err != nil {
 		return dbError("writing an event of "+k.String(), err)
 	}
-	return nil
+	return dbError("writing the outbox entry of "+k.String(), w.addOutbox(a.out.Event, &a.out.Server))
 }
 
 // writeRow writes the row args (serverArgs) describe. changed, when not

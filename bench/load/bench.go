@@ -23,6 +23,8 @@ type backend struct {
 	// optional backends are skipped, not failed, when the service cannot
 	// start with them (PostgreSQL at the default URL that was never set up).
 	optional bool
+	// webhook runs the service with a webhook to a loopback receiver.
+	webhook bool
 }
 
 // startError says the service did not start or did not become ready.
@@ -112,6 +114,21 @@ func (b *bench) runSize(ctx context.Context, be backend, n int) (sizeResult, err
 			return res, err
 		}
 		argv = append(argv, "--tokens-file", file)
+	}
+	if be.webhook {
+		rcv, err := startReceiver()
+		if err != nil {
+			return res, err
+		}
+		defer func() {
+			b.logf("%s N=%d: the receiver took %d deliveries", be.name, n, rcv.got.Load())
+			rcv.close()
+		}()
+		file := filepath.Join(dir, "webhooks.yaml")
+		if err := writeWebhooksFile(file, rcv); err != nil {
+			return res, err
+		}
+		argv = append(argv, "--webhooks-file", file)
 	}
 	svc := newServer(be.name+" service", argv, addr, filepath.Join(dir, "service.log"))
 	defer svc.kill()

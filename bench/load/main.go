@@ -11,6 +11,7 @@
 //	go run ./bench/load -n 1000 -duration 2s -kill9   # also check durability
 //	go run ./bench/load -n 10000 -workloads pipeline -tokens  # with bearer tokens
 //	go run ./bench/load -fleet 200000,400000 -duration 60s  # the open-loop fleet (fleet.go)
+//	go run ./bench/load -n 10000 -workloads pipeline,cron -webhook both  # notifications' cost
 //
 // For each backend (SQLite; PostgreSQL when reachable) and each size N it
 // starts the service on a free 127.0.0.1 port with a fresh data dir, times
@@ -96,6 +97,7 @@ type config struct {
 	alt         string // -alt: a second build to alternate with
 	rounds      int
 	durationSet bool
+	webhook     string // off, on or both
 }
 
 func (c config) concFor(workload string) int {
@@ -130,8 +132,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.inflight, "inflight", 512, "-fleet: most requests in flight at once; a report due beyond it is dropped")
 	fs.StringVar(&c.alt, "alt", "", "-fleet: a second service binary to compare, run alternately with the first on the same seeded store")
 	fs.IntVar(&c.rounds, "rounds", 1, "-fleet: how many times each build runs on each size's store")
+	fs.StringVar(&c.webhook, "webhook", "off", "on: run the service with --webhooks-file sending every transition to a loopback receiver; both: run each backend without, with, with and without it (names get +webhook, -r1, -r2)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.webhook != "off" && c.webhook != "on" && c.webhook != "both" {
+		return c, fmt.Errorf("-webhook %q: use off, on or both", c.webhook)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -239,6 +245,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if ok {
 		backends = append(backends, pg)
 	}
+	backends = withWebhooks(backends, cfg.webhook)
 
 	rep := report{DurationSeconds: cfg.duration.Seconds(), Tokens: cfg.tokens}
 	if cfg.tokens {
@@ -312,4 +319,27 @@ func newClient(cfg config) *http.Client {
 			DisableCompression:  true,
 		},
 	}
+}
+
+// withWebhooks applies -webhook: each backend as it is, with a webhook, or
+// both, alternating without, with, with, without (ABBA), so that a load
+// on the machine that grows or fades during the run weighs on both alike.
+func withWebhooks(bes []backend, mode string) []backend {
+	var out []backend
+	for _, be := range bes {
+		hooked := be
+		hooked.name, hooked.webhook = be.name+"+webhook", true
+		switch mode {
+		case "on":
+			out = append(out, hooked)
+		case "both":
+			plain2, hooked2 := be, hooked
+			be.name, hooked.name = be.name+"-r1", hooked.name+"-r1"
+			plain2.name, hooked2.name = plain2.name+"-r2", hooked2.name+"-r2"
+			out = append(out, be, hooked, hooked2, plain2)
+		default:
+			out = append(out, be)
+		}
+	}
+	return out
 }

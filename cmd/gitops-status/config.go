@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,8 @@ type serveConfig struct {
 	ShutdownTimeout  time.Duration
 	DebugAddr        string
 	TokensFile       string
+	WebhooksFile     string
+	PublicURL        string
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -69,6 +72,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go profiles at /debug/pprof/ (e.g. 127.0.0.1:6060); empty = off")
 	fs.StringVar(&c.TokensFile, "tokens-file", "", "YAML (or JSON) file of bearer tokens; reloaded on SIGHUP; empty = authentication off unless "+auth.EnvVar+" holds tokens")
+	fs.StringVar(&c.WebhooksFile, "webhooks-file", "", "YAML (or JSON) file of webhooks notified of drift, failure, recovery and staleness (docs/notifications.md); reloaded on SIGHUP; empty = none")
+	fs.StringVar(&c.PublicURL, "public-url", "", "URL users reach this service at (https://gitops-status.example.com); notifications then link to the server's page")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", time.Minute, "how long a client may take to send a whole request, body included")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", time.Minute, "how long an answer may take to be handled and written; long lists get this long again for every 256 KiB the client reads")
@@ -98,6 +103,12 @@ func (c *serveConfig) validate() error {
 		return usageError{"--read-header-timeout, --read-timeout, --write-timeout and --idle-timeout must be positive: a connection without a deadline can be held open forever"}
 	case c.MaxHeaderBytes < 4096:
 		return usageError{"--max-header-bytes must be at least 4096"}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return usageError{fmt.Sprintf("--public-url %q: use an absolute http:// or https:// URL such as https://gitops-status.example.com", c.PublicURL)}
+		}
 	}
 	return nil
 }

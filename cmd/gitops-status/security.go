@@ -107,7 +107,7 @@ func (h *certHolder) tlsConfig() *tls.Config {
 // until ctx ends. A source that fails to load keeps what is in force, and
 // the log says why; requests are never held while a reload runs. Either of
 // a and certs may be nil.
-func reloadOnHUP(ctx context.Context, logger *slog.Logger, a *auth.Authenticator, certs *certHolder) {
+func reloadOnHUP(ctx context.Context, logger *slog.Logger, a *auth.Authenticator, certs *certHolder, hooks *notifier) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -117,17 +117,18 @@ func reloadOnHUP(ctx context.Context, logger *slog.Logger, a *auth.Authenticator
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(logger, a, certs)
+				reload(logger, a, certs, hooks)
 			}
 		}
 	}()
 }
 
-func reload(logger *slog.Logger, a *auth.Authenticator, certs *certHolder) {
-	if a == nil && certs == nil {
-		logger.Info("SIGHUP: nothing to reload (no --tokens-file, GITOPS_STATUS_TOKENS or --tls-cert)")
+func reload(logger *slog.Logger, a *auth.Authenticator, certs *certHolder, hooks *notifier) {
+	if a == nil && certs == nil && !hooks.fromFile() {
+		logger.Info("SIGHUP: nothing to reload (no --tokens-file, GITOPS_STATUS_TOKENS, --tls-cert or --webhooks-file)")
 		return
 	}
+	hooks.reload(logger)
 	if a != nil {
 		if t, warnings, err := a.Reload(); err != nil {
 			logger.Error("SIGHUP: tokens not reloaded; the previous tokens stay in force", "err", err.Error())

@@ -43,6 +43,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	if err != nil {
 		return err
 	}
+	hooks, err := loadWebhooks(cfg)
+	if err != nil {
+		return err
+	}
 	var certs *certHolder
 	if cfg.TLSCert != "" {
 		if certs, err = newCertHolder(cfg.TLSCert, cfg.TLSKey); err != nil {
@@ -74,7 +78,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	if certs != nil {
 		certs.logCert(logger, "TLS certificate loaded")
 	}
-	reloadOnHUP(ctx, logger, authn, certs)
+	notifier := startNotify(ctx, cfg, raw, store, m, logger, hooks)
+	reloadOnHUP(ctx, logger, authn, certs, notifier)
 
 	importOnFirstStart(ctx, store, cfg, logger)
 	go pruneEvents(ctx, store, cfg.HistoryRetention, logger)
@@ -149,6 +154,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving: %v", err)
 	}
+	notifier.wait()
 	logger.Info("stopped")
 	return nil
 }

@@ -1,0 +1,504 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// Observer receives what the dispatcher does, for metrics. Its methods
+// must return at once.
+type Observer interface {
+	// Sent counts a delivery a receiver took, latency after its event.
+	Sent(webhook string, latency time.Duration)
+	// Failed counts a failed attempt (retried or given up).
+	Failed(webhook string)
+	// Retried counts a failed attempt that will be retried.
+	Retried(webhook string)
+	// GaveUp counts a delivery given up.
+	GaveUp(webhook string)
+	// Pending sets the pending deliveries of each configured webhook.
+	Pending(byWebhook map[string]int)
+}
+
+// Timing is how often and how long the dispatcher does things. Tests
+// shorten it; zero fields take the defaults (DefaultTiming).
+type Timing struct {
+	// Poll is how often the outbox and due deliveries are looked at when
+	// nothing wakes the dispatcher.
+	Poll time.Duration
+	// Sweep is how often the stale sweep and the reminders run.
+	Sweep time.Duration
+	// FirstRetry is the delay after the first failed attempt; each next
+	// one doubles, up to MaxRetry, with jitter.
+	FirstRetry, MaxRetry time.Duration
+	// GiveUp is how long after its event a delivery is retried.
+	GiveUp time.Duration
+	// Request bounds one attempt.
+	Request time.Duration
+	// Lease is how long a claimed delivery is the claimer's: past it, a
+	// replica takes it over (its claimer died).
+	Lease time.Duration
+}
+
+// DefaultTiming is the production timing.
+var DefaultTiming = Timing{
+	Poll: 2 * time.Second, Sweep: 30 * time.Second,
+	FirstRetry: 10 * time.Second, MaxRetry: time.Hour, GiveUp: 24 * time.Hour,
+	Request: 10 * time.Second, Lease: time.Minute,
+}
+
+func (t Timing) withDefaults() Timing {
+	d := DefaultTiming
+	for _, p := range []struct{ dst, def *time.Duration }{
+		{&t.Poll, &d.Poll}, {&t.Sweep, &d.Sweep}, {&t.FirstRetry, &d.FirstRetry}, {&t.MaxRetry, &d.MaxRetry},
+		{&t.GiveUp, &d.GiveUp}, {&t.Request, &d.Request}, {&t.Lease, &d.Lease},
+	} {
+		if *p.dst <= 0 {
+			*p.dst = *p.def
+		}
+	}
+	return t
+}
+
+// perWebhook bounds the deliveries of one webhook in flight at once (each
+// to a different server, so that a server's order holds); claimBatch is
+// how many one claim takes, so that a backlog costs fewer claims. The
+// lease must outlast sending a claimed batch: claimBatch/perWebhook
+// request timeouts (40 s by default, under the minute's lease).
+const (
+	perWebhook = 4
+	claimBatch = 16
+)
+
+// Options configure New.
+type Options struct {
+	// Outbox is the store's outbox; Store lists servers for reminders.
+	Outbox gitops.Outbox
+	Store  gitops.Store
+	// PublicURL, when set, makes messages link to the server's page.
+	PublicURL string
+	Logger    *slog.Logger
+	Observer  Observer
+	Timing    Timing
+	// Client sends the requests; nil means a client of its own. Each
+	// attempt is bounded by Timing.Request whatever the client's timeout.
+	Client *http.Client
+}
+
+// Dispatcher delivers the outbox to the configured webhooks. One worker
+// per webhook claims due deliveries and sends them, so a slow receiver
+// delays only its own webhook.
+type Dispatcher struct {
+	o      Options
+	t      Timing
+	client *http.Client
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	hooks   []Webhook
+	workers map[string]*worker
+	runCtx  context.Context
+	wake    chan struct{}
+}
+
+type worker struct {
+	hook   Webhook
+	cancel context.CancelFunc
+	wake   chan struct{}
+	done   chan struct{}
+}
+
+// New returns a dispatcher for hooks; Run starts it.
+func New(o Options, hooks []Webhook) *Dispatcher {
+	d := &Dispatcher{o: o, t: o.Timing.withDefaults(), client: o.Client, log: o.Logger,
+		hooks: hooks, workers: map[string]*worker{}, wake: make(chan struct{}, 1)}
+	if d.client == nil {
+		d.client = &http.Client{}
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.o.Observer == nil {
+		d.o.Observer = nopObserver{}
+	}
+	return d
+}
+
+// SetWebhooks replaces the webhooks (a reload): deliveries already made
+// for a webhook keep its name, so a webhook kept under its name keeps
+// them, and one removed keeps them pending until it comes back.
+func (d *Dispatcher) SetWebhooks(hooks []Webhook) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.hooks = hooks
+	if d.runCtx != nil {
+		d.syncWorkers()
+	}
+}
+
+// Wake makes the dispatcher look at the outbox now rather than at the
+// next poll.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then waits for attempts in flight.
+func (d *Dispatcher) Run(ctx context.Context) {
+	d.mu.Lock()
+	d.runCtx = ctx
+	d.syncWorkers()
+	d.mu.Unlock()
+	poll := time.NewTicker(d.t.Poll)
+	defer poll.Stop()
+	var lastSweep, lastPrune time.Time
+	for {
+		if time.Since(lastSweep) >= d.t.Sweep {
+			lastSweep = time.Now()
+			d.sweep(ctx)
+		}
+		if time.Since(lastPrune) >= time.Hour {
+			lastPrune = time.Now()
+			d.prune(ctx)
+		}
+		d.expand(ctx)
+		d.pending(ctx)
+		select {
+		case <-ctx.Done():
+			d.mu.Lock()
+			ws := d.workers
+			d.workers = map[string]*worker{}
+			d.mu.Unlock()
+			for _, w := range ws {
+				w.cancel()
+				<-w.done
+			}
+			return
+		case <-poll.C:
+		case <-d.wake:
+		}
+	}
+}
+
+// syncWorkers starts a worker for each webhook and stops those of
+// webhooks gone or changed. d.mu is held.
+func (d *Dispatcher) syncWorkers() {
+	keep := map[string]bool{}
+	for _, h := range d.hooks {
+		if w, ok := d.workers[h.Name]; ok && sameHook(w.hook, h) {
+			keep[h.Name] = true
+		}
+	}
+	for name, w := range d.workers {
+		if !keep[name] {
+			w.cancel()
+			<-w.done
+			delete(d.workers, name)
+		}
+	}
+	for _, h := range d.hooks {
+		if keep[h.Name] {
+			continue
+		}
+		ctx, cancel := context.WithCancel(d.runCtx)
+		w := &worker{hook: h, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		d.workers[h.Name] = w
+		go d.work(ctx, w)
+	}
+}
+
+func sameHook(a, b Webhook) bool {
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+// expand turns outbox entries into deliveries for the webhooks now
+// configured, and wakes the workers when it made any.
+func (d *Dispatcher) expand(ctx context.Context) {
+	d.mu.Lock()
+	hooks := d.hooks
+	d.mu.Unlock()
+	route := func(n gitops.Notice) []string {
+		var out []string
+		for i := range hooks {
+			if hooks[i].Wants(&n) {
+				out = append(out, hooks[i].Name)
+			}
+		}
+		return out
+	}
+	for ctx.Err() == nil {
+		n, err := d.o.Outbox.ExpandOutbox(ctx, 200, route)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("notifications: reading the outbox failed; will retry", "err", err)
+			}
+			return
+		}
+		if n == 0 {
+			break
+		}
+		d.wakeWorkers()
+		if n < 200 {
+			break
+		}
+	}
+}
+
+func (d *Dispatcher) wakeWorkers() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, w := range d.workers {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (d *Dispatcher) pending(ctx context.Context) {
+	p, err := d.o.Outbox.PendingDeliveries(ctx)
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	for _, h := range d.hooks {
+		if _, ok := p[h.Name]; !ok {
+			p[h.Name] = 0
+		}
+	}
+	d.mu.Unlock()
+	d.o.Observer.Pending(p)
+}
+
+// keepDone is how long sent and given-up deliveries are kept at least:
+// for inspection, and so that reminders keep their keys.
+const keepDone = 48 * time.Hour
+
+// prune deletes the sent and given-up deliveries older than keepDone and
+// than twice the longest remind_every, so that no reminder key is
+// forgotten while it can still be due.
+func (d *Dispatcher) prune(ctx context.Context) {
+	keep := keepDone
+	d.mu.Lock()
+	for _, h := range d.hooks {
+		keep = max(keep, 2*h.RemindEvery)
+	}
+	d.mu.Unlock()
+	if _, err := d.o.Outbox.PruneDeliveries(ctx, time.Now().Add(-keep)); err != nil && ctx.Err() == nil {
+		d.log.Warn("notifications: pruning deliveries failed; will retry", "err", err)
+	}
+}
+
+// sweep runs the stale sweep and creates the reminders due.
+func (d *Dispatcher) sweep(ctx context.Context) {
+	evs, err := d.o.Outbox.SweepStale(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("stale sweep failed; will retry", "err", err)
+		}
+	} else if len(evs) > 0 {
+		d.log.Info("stale sweep", "events", len(evs))
+	}
+	d.remind(ctx)
+}
+
+// remind creates, for each webhook with remind_every, a reminder of each
+// server it wants that stays out_of_sync or failed: the n-th one
+// remind_every×n after the server entered that status. Its key names the
+// server, the status's start and n, so that replicas and restarts create
+// each reminder once.
+func (d *Dispatcher) remind(ctx context.Context) {
+	d.mu.Lock()
+	hooks := d.hooks
+	d.mu.Unlock()
+	var servers []gitops.Server
+	listed := false
+	for i := range hooks {
+		h := &hooks[i]
+		if h.RemindEvery <= 0 {
+			continue
+		}
+		if !listed {
+			var err error
+			servers, _, err = d.o.Store.List(ctx, gitops.Filter{Status: []gitops.Status{gitops.StatusOutOfSync, gitops.StatusFailed}})
+			if err != nil {
+				return
+			}
+			listed = true
+		}
+		now := time.Now()
+		for j := range servers {
+			s := &servers[j]
+			if !h.remindsOf(s.Status) || !h.groupMatches(s.ServerGroup) || s.StatusSince.IsZero() {
+				continue
+			}
+			n := int64(now.Sub(s.StatusSince) / h.RemindEvery)
+			if n < 1 {
+				continue
+			}
+			key := "reminder-" + s.ServerGroup + "/" + s.Host + "-" + strconv.FormatInt(s.StatusSince.UnixMicro(), 10) + "-" + strconv.FormatInt(n, 10)
+			ev := gitops.Event{Time: gitops.Time{Time: gitops.Now(now)}, ServerGroup: s.ServerGroup, Host: s.Host,
+				Status: s.Status, PreviousStatus: s.Status, CommitSHA: s.CommitSHA, ValidationStatus: s.ValidationStatus,
+				ChangedFiles: s.ChangedFiles, UpdatedBy: s.UpdatedBy, Source: s.LastSource, Changes: []gitops.Change{}}
+			no := gitops.NoticeOf(&ev, s)
+			no.Reminder = true
+			added, err := d.o.Outbox.AddReminder(ctx, h.Name, key, no)
+			if err != nil {
+				return
+			}
+			if added {
+				d.wakeWorkers()
+			}
+		}
+	}
+}
+
+// work claims and sends the due deliveries of one webhook until ctx ends.
+func (d *Dispatcher) work(ctx context.Context, w *worker) {
+	defer close(w.done)
+	for ctx.Err() == nil {
+		ds, err := d.o.Outbox.ClaimDeliveries(ctx, w.hook.Name, time.Now(), d.t.Lease, claimBatch)
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("notifications: claiming deliveries failed; will retry", "webhook", w.hook.Name, "err", err)
+		}
+		if len(ds) > 0 {
+			var wg sync.WaitGroup
+			slots := make(chan struct{}, perWebhook)
+			for i := range ds {
+				slots <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-slots }()
+					d.deliver(ctx, &w.hook, &ds[i])
+				})
+			}
+			wg.Wait()
+			continue
+		}
+		t := time.NewTimer(d.t.Poll)
+		select {
+		case <-ctx.Done():
+		case <-w.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// deliver makes one attempt of dl and records its outcome.
+func (d *Dispatcher) deliver(ctx context.Context, h *Webhook, dl *gitops.Delivery) {
+	err := d.send(ctx, h, dl)
+	// The outcome is recorded also when ctx ended (a stop or a reload),
+	// so that the next attempt waits its turn rather than the lease.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	now := time.Now()
+	if err == nil {
+		if ferr := d.o.Outbox.FinishDelivery(rctx, dl.ID, gitops.DeliveryDone, now, ""); ferr != nil {
+			// It stays pending and is sent again after its lease: at
+			// least once, as promised.
+			d.log.Warn("notifications: recording a delivery failed; it may be sent again", "webhook", h.Name, "key", dl.Key, "err", ferr)
+		}
+		d.o.Observer.Sent(h.Name, now.Sub(dl.Notice.Event.Time.Time))
+		return
+	}
+	d.o.Observer.Failed(h.Name)
+	if ctx.Err() != nil {
+		_ = d.o.Outbox.FinishDelivery(rctx, dl.ID, gitops.DeliveryRetry, now, "interrupted")
+		return
+	}
+	deadline := dl.CreatedAt.Add(d.t.GiveUp)
+	if !now.Before(deadline) {
+		d.log.Error("notifications: giving up a delivery", "webhook", h.Name, "key", dl.Key,
+			"server", dl.Notice.Event.ServerGroup+"/"+dl.Notice.Event.Host, "attempts", dl.Attempts+1, "err", err)
+		d.o.Observer.GaveUp(h.Name)
+		_ = d.o.Outbox.FinishDelivery(rctx, dl.ID, gitops.DeliveryGivenUp, now, err.Error())
+		return
+	}
+	next := now.Add(backoff(d.t, dl.Attempts))
+	if next.After(deadline) {
+		next = deadline
+	}
+	d.log.Warn("notifications: delivery failed; will retry", "webhook", h.Name, "key", dl.Key,
+		"attempts", dl.Attempts+1, "next", next.UTC().Format(time.RFC3339), "err", err)
+	d.o.Observer.Retried(h.Name)
+	if ferr := d.o.Outbox.FinishDelivery(rctx, dl.ID, gitops.DeliveryRetry, next, err.Error()); ferr != nil {
+		d.log.Warn("notifications: recording a delivery failed", "webhook", h.Name, "key", dl.Key, "err", ferr)
+	}
+}
+
+// backoff is the wait after the attempts-th failed attempt (0 = first):
+// FirstRetry doubled each time up to MaxRetry, less up to half at random,
+// so that deliveries failing together do not retry together.
+func backoff(t Timing, attempts int) time.Duration {
+	b := t.FirstRetry
+	for i := 0; i < attempts && b < t.MaxRetry; i++ {
+		b *= 2
+	}
+	b = min(b, t.MaxRetry)
+	return b/2 + rand.N(b/2+1)
+}
+
+// Headers of every delivery.
+const (
+	// IdempotencyHeader carries the delivery's key (the event id, or a
+	// reminder's key): the same for every attempt of one delivery.
+	IdempotencyHeader = "Idempotency-Key"
+	DeliveryHeader    = "X-GitOps-Status-Delivery"
+	TriggerHeader     = "X-GitOps-Status-Trigger"
+)
+
+func (d *Dispatcher) send(ctx context.Context, h *Webhook, dl *gitops.Delivery) error {
+	body, err := Render(h, &dl.Notice, d.o.PublicURL)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.t.Request)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "gitops-status")
+	req.Header.Set(IdempotencyHeader, dl.Key)
+	req.Header.Set(DeliveryHeader, dl.Key)
+	req.Header.Set(TriggerHeader, string(triggerFor(&dl.Notice.Event, h.On)))
+	if h.Secret != "" {
+		req.Header.Set(SignatureHeader, Sign(h.Secret, body))
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		// A webhook URL is often its secret (Slack, Teams): never log it.
+		if ue, ok := err.(*url.Error); ok {
+			return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("the receiver answered %s", resp.Status)
+	}
+	return nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Sent(string, time.Duration) {}
+func (nopObserver) Failed(string)              {}
+func (nopObserver) Retried(string)             {}
+func (nopObserver) GaveUp(string)              {}
+func (nopObserver) Pending(map[string]int)     {}

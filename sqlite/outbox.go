@@ -1,0 +1,295 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// The outbox and deliveries (SPEC §9) run on the writer's connection: one
+// process owns the file, so its single writer orders them with the
+// updates, and each call is one short statement or two.
+
+var _ gitops.Outbox = (*Store)(nil)
+
+// addOutbox writes the outbox entry of ev, a stored event of s, when it is
+// notifiable: in the writer's transaction, so it commits with the event.
+func (w *writer) addOutbox(ev *gitops.Event, s *gitops.Server) error {
+	if !gitops.Notifiable(ev) {
+		return nil
+	}
+	b, err := json.Marshal(gitops.NoticeOf(ev, s))
+	if err != nil {
+		return err
+	}
+	_, err = w.conn.ExecContext(context.Background(),
+		`INSERT INTO outbox (event_id, server_group, host, notice) VALUES (?, ?, ?, ?)`,
+		ev.ID, ev.ServerGroup, ev.Host, string(b))
+	return err
+}
+
+// ExpandOutbox implements gitops.Outbox.
+func (s *Store) ExpandOutbox(ctx context.Context, limit int, route func(gitops.Notice) []string) (int, error) {
+	var n int
+	err := s.write(ctx, func(w *writer) error {
+		bg := context.Background()
+		rows, err := w.conn.QueryContext(bg, `SELECT id, event_id, notice FROM outbox ORDER BY id LIMIT ?`, limit)
+		if err != nil {
+			return dbError("reading the outbox", err)
+		}
+		type entry struct {
+			id, event int64
+			notice    string
+		}
+		var es []entry
+		for rows.Next() {
+			var e entry
+			if err := rows.Scan(&e.id, &e.event, &e.notice); err != nil {
+				rows.Close()
+				return dbError("reading the outbox", err)
+			}
+			es = append(es, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return dbError("reading the outbox", err)
+		}
+		now := s.clock().UnixMicro()
+		for _, e := range es {
+			var no gitops.Notice
+			if err := json.Unmarshal([]byte(e.notice), &no); err != nil {
+				return dbError("reading the outbox", err)
+			}
+			no.Event.ID = e.event
+			key := strconv.FormatInt(e.event, 10)
+			for _, hook := range route(no) {
+				if err := insertDelivery(w.conn, hook, key, &no, now); err != nil {
+					return dbError("creating a delivery", err)
+				}
+			}
+			if _, err := w.conn.ExecContext(bg, `DELETE FROM outbox WHERE id = ?`, e.id); err != nil {
+				return dbError("emptying the outbox", err)
+			}
+		}
+		n = len(es)
+		return nil
+	})
+	return n, err
+}
+
+func insertDelivery(conn *sql.Conn, hook, key string, no *gitops.Notice, now int64) error {
+	b, err := json.Marshal(no)
+	if err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(context.Background(), `INSERT INTO deliveries
+		(webhook, key, server_group, host, notice, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (webhook, key) DO NOTHING`,
+		hook, key, no.Event.ServerGroup, no.Event.Host, string(b), now, now)
+	return err
+}
+
+// AddReminder implements gitops.Outbox.
+func (s *Store) AddReminder(ctx context.Context, webhook, key string, n gitops.Notice) (bool, error) {
+	var added bool
+	err := s.write(ctx, func(w *writer) error {
+		var exists bool
+		if err := w.conn.QueryRowContext(context.Background(),
+			`SELECT EXISTS (SELECT 1 FROM deliveries WHERE webhook = ? AND key = ?)`, webhook, key).Scan(&exists); err != nil {
+			return dbError("reading deliveries", err)
+		}
+		if exists {
+			return nil
+		}
+		added = true
+		return dbError("creating a reminder", insertDelivery(w.conn, webhook, key, &n, s.clock().UnixMicro()))
+	})
+	return added, err
+}
+
+// ClaimDeliveries implements gitops.Outbox.
+func (s *Store) ClaimDeliveries(ctx context.Context, webhook string, now time.Time, lease time.Duration, limit int) ([]gitops.Delivery, error) {
+	var ds []gitops.Delivery
+	err := s.write(ctx, func(w *writer) error {
+		bg := context.Background()
+		at := now.UnixMicro()
+		// heads is each server's oldest pending delivery, one pass over
+		// the partial index.
+		rows, err := w.conn.QueryContext(bg, `SELECT d.id, d.key, d.notice, d.attempts, d.created_at FROM deliveries d
+			JOIN (SELECT min(id) AS id FROM deliveries WHERE webhook = ? AND state = 'pending'
+				GROUP BY server_group, host) heads ON d.id = heads.id
+			WHERE d.next_at <= ? AND d.lease_until <= ?
+			ORDER BY d.id LIMIT ?`, webhook, at, at, limit)
+		if err != nil {
+			return dbError("claiming deliveries", err)
+		}
+		ds = ds[:0]
+		for rows.Next() {
+			d := gitops.Delivery{Webhook: webhook}
+			var notice string
+			var created int64
+			if err := rows.Scan(&d.ID, &d.Key, &notice, &d.Attempts, &created); err != nil {
+				rows.Close()
+				return dbError("claiming deliveries", err)
+			}
+			if err := json.Unmarshal([]byte(notice), &d.Notice); err != nil {
+				rows.Close()
+				return dbError("claiming deliveries", err)
+			}
+			d.CreatedAt = time.UnixMicro(created).UTC()
+			ds = append(ds, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return dbError("claiming deliveries", err)
+		}
+		until := now.Add(lease).UnixMicro()
+		for _, d := range ds {
+			if _, err := w.conn.ExecContext(bg, `UPDATE deliveries SET lease_until = ? WHERE id = ?`, until, d.ID); err != nil {
+				return dbError("claiming deliveries", err)
+			}
+		}
+		return nil
+	})
+	return ds, err
+}
+
+// FinishDelivery implements gitops.Outbox.
+func (s *Store) FinishDelivery(ctx context.Context, id int64, state gitops.DeliveryState, next time.Time, lastError string) error {
+	st := "pending"
+	switch state {
+	case gitops.DeliveryDone:
+		st = "done"
+	case gitops.DeliveryGivenUp:
+		st = "given_up"
+	}
+	return s.write(ctx, func(w *writer) error {
+		_, err := w.conn.ExecContext(context.Background(), `UPDATE deliveries SET state = ?, next_at = ?, lease_until = 0,
+			attempts = attempts + 1, last_error = ? WHERE id = ?`, st, next.UnixMicro(), lastError, id)
+		return dbError("recording a delivery", err)
+	})
+}
+
+// PruneDeliveries implements gitops.Outbox.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(w *writer) error {
+		res, err := w.conn.ExecContext(context.Background(),
+			`DELETE FROM deliveries WHERE state <> 'pending' AND created_at < ?`, before.UnixMicro())
+		if err != nil {
+			return dbError("pruning deliveries", err)
+		}
+		n, err = res.RowsAffected()
+		return dbError("pruning deliveries", err)
+	})
+	return int(n), err
+}
+
+// PendingDeliveries implements gitops.Outbox.
+func (s *Store) PendingDeliveries(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := s.write(ctx, func(w *writer) error {
+		rows, err := w.conn.QueryContext(context.Background(),
+			`SELECT webhook, count(*) FROM deliveries WHERE state = 'pending' GROUP BY webhook`)
+		if err != nil {
+			return dbError("counting deliveries", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h string
+			var n int
+			if err := rows.Scan(&h, &n); err != nil {
+				return dbError("counting deliveries", err)
+			}
+			out[h] = n
+		}
+		return dbError("counting deliveries", rows.Err())
+	})
+	return out, err
+}
+
+// SweepStale implements gitops.Outbox. The file has one writer, so the
+// sweep never runs twice at once.
+func (s *Store) SweepStale(ctx context.Context) ([]gitops.Event, error) {
+	servers, _, err := s.List(ctx, gitops.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	var evs []gitops.Event
+	err = s.write(ctx, func(w *writer) error {
+		evs = evs[:0]
+		bg := context.Background()
+		marked := map[gitops.Key]bool{}
+		rows, err := w.conn.QueryContext(bg, `SELECT server_group, host FROM stale_marks`)
+		if err != nil {
+			return dbError("reading stale marks", err)
+		}
+		for rows.Next() {
+			var k gitops.Key
+			if err := rows.Scan(&k.ServerGroup, &k.Host); err != nil {
+				rows.Close()
+				return dbError("reading stale marks", err)
+			}
+			marked[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return dbError("reading stale marks", err)
+		}
+		now := s.clock()
+		for i := range servers {
+			k := servers[i].Key()
+			was := marked[k]
+			delete(marked, k)
+			if servers[i].Stale == was {
+				continue
+			}
+			// The listed record may be older than the writer's: read it
+			// again, under the write lock, before deciding.
+			sv, found, err := w.getServer(k)
+			if err != nil {
+				return err
+			}
+			if !found {
+				continue
+			}
+			stale := sv.IsStale(now, s.staleAfter)
+			if stale == was {
+				continue
+			}
+			if stale {
+				_, err = w.conn.ExecContext(bg, `INSERT INTO stale_marks (server_group, host) VALUES (?, ?)`, k.ServerGroup, k.Host)
+			} else {
+				_, err = w.conn.ExecContext(bg, `DELETE FROM stale_marks WHERE server_group = ? AND host = ?`, k.ServerGroup, k.Host)
+			}
+			if err != nil {
+				return dbError("writing a stale mark", err)
+			}
+			ev := gitops.StaleEvent(&sv, stale, now)
+			res, err := w.addEvent.ExecContext(bg, eventArgs(ev)...)
+			if err != nil {
+				return dbError("writing an event of "+k.String(), err)
+			}
+			if ev.ID, err = res.LastInsertId(); err != nil {
+				return dbError("writing an event of "+k.String(), err)
+			}
+			if err := w.addOutbox(ev, &sv); err != nil {
+				return dbError("writing the outbox", err)
+			}
+			evs = append(evs, *ev)
+		}
+		// Marks of servers that are gone: a server created again under
+		// the same key starts fresh.
+		for k := range marked {
+			if _, err := w.conn.ExecContext(bg, `DELETE FROM stale_marks WHERE server_group = ? AND host = ?`, k.ServerGroup, k.Host); err != nil {
+				return dbError("writing a stale mark", err)
+			}
+		}
+		return nil
+	})
+	return evs, err
+}
