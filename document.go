@@ -121,6 +121,15 @@ func (s *Server) UnmarshalJSON(b []byte) error {
 	if srv.Stale, err = o.boolean("stale"); err != nil {
 		return err
 	}
+	if srv.Desired.CommitSHA, err = o.str("desired_commit_sha"); err != nil {
+		return err
+	}
+	if srv.Desired.Behind, err = o.boolean("behind"); err != nil {
+		return err
+	}
+	if srv.Desired.BehindSince, err = o.time("behind_since"); err != nil {
+		return err
+	}
 	*s = srv
 	return nil
 }

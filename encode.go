@@ -12,7 +12,7 @@ import (
 // same JSON as json.Marshal would, without reflection, because listing a
 // large fleet is mostly this.
 func (s *Server) AppendJSON(dst []byte) []byte {
-	return AppendJSONTail(s.AppendJSONHead(dst), s.Stale, len(s.ChangedFiles))
+	return AppendJSONTail(s.AppendJSONHead(dst), s.Stale, len(s.ChangedFiles), s.Desired)
 }
 
 // AppendJSONHead appends the record without its computed tail: an object
@@ -71,14 +71,22 @@ func (s *Server) headSizeHint() int {
 	return n
 }
 
-// AppendJSONTail closes a record opened by AppendJSONHead.
-func AppendJSONTail(dst []byte, stale bool, changedFiles int) []byte {
+// AppendJSONTail closes a record opened by AppendJSONHead with the
+// computed fields: stale, changed_files_count and the desired ones.
+func AppendJSONTail(dst []byte, stale bool, changedFiles int, d Desired) []byte {
 	if stale {
 		dst = append(dst, `,"stale":true,"changed_files_count":`...)
 	} else {
 		dst = append(dst, `,"stale":false,"changed_files_count":`...)
 	}
 	dst = strconv.AppendInt(dst, int64(changedFiles), 10)
+	dst = appendKeyString(dst, `,"desired_commit_sha":`, d.CommitSHA)
+	if d.Behind {
+		dst = append(dst, `,"behind":true`...)
+	} else {
+		dst = append(dst, `,"behind":false`...)
+	}
+	dst = appendKeyTime(dst, `,"behind_since":`, d.BehindSince)
 	return append(dst, '}')
 }
 

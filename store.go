@@ -135,12 +135,13 @@ type EncodedServer struct {
 	Head         []byte
 	Stale        bool
 	ChangedFiles int
+	Desired      Desired
 }
 
 // AppendJSON appends the complete record JSON, as (*Server).AppendJSON
 // writes it.
 func (e EncodedServer) AppendJSON(dst []byte) []byte {
-	return AppendJSONTail(append(dst, e.Head...), e.Stale, e.ChangedFiles)
+	return AppendJSONTail(append(dst, e.Head...), e.Stale, e.ChangedFiles, e.Desired)
 }
 
 // EncodedReader is implemented by stores that can answer reads with records
