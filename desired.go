@@ -363,3 +363,22 @@ func (h *Heads) Desired(repo, branch, commit string) Desired {
 func (h *Heads) FillDesired(s *Server) {
 	s.Desired = h.Desired(s.RepoName, s.Branch, s.CommitSHA)
 }
+
+// PageBehind is the behind filter and paging of a List for stores that
+// filter the other conditions in SQL: it keeps the servers (Desired filled
+// in) whose behind equals behind, and returns the page limit and offset
+// select with the number kept.
+func PageBehind(servers []Server, behind bool, limit, offset int) ([]Server, int) {
+	kept := servers[:0]
+	for i := range servers {
+		if servers[i].Desired.Behind == behind {
+			kept = append(kept, servers[i])
+		}
+	}
+	total := len(kept)
+	page := kept[min(max(offset, 0), total):]
+	if limit > 0 && len(page) > limit {
+		page = page[:limit]
+	}
+	return page, total
+}

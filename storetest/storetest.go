@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T, opts gitops.StoreOptions) gitops.
 	t.Run("Encoded", h.testEncoded)
 	t.Run("Samples", h.testSamples)
 	t.Run("Batches", h.testBatches)
+	t.Run("Desired", h.testDesired)
 }
 
 type harness struct {

@@ -250,6 +250,9 @@ func importOnFirstStart(ctx context.Context, store gitops.Store, cfg serveConfig
 		logger.Debug("import file ignored: the store already imported or holds servers", "file", cfg.ImportFile)
 		return
 	}
+	if err := store.ImportHeads(ctx, doc.Heads); err != nil {
+		logger.Error("first-start import of the heads (\"desired\") failed; the servers were imported", "file", cfg.ImportFile, "err", err)
+	}
 	for _, s := range doc.Skipped {
 		logger.Warn("import skipped a record", "file", cfg.ImportFile, "reason", s)
 	}

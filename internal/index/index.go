@@ -21,8 +21,11 @@ import (
 type Entry struct {
 	group, host             string
 	serverType, environment string
-	status                  gitops.Status
-	validation              gitops.ValidationStatus
+	// repoName, branch and commitSHA find the record's head and say
+	// whether it is behind it.
+	repoName, branch, commitSHA string
+	status                      gitops.Status
+	validation                  gitops.ValidationStatus
 	// lastReport is the newest of last_pipeline_run and last_cron_check.
 	lastReport time.Time
 	// The times the per-server metrics show, in unix microseconds (what
@@ -58,9 +61,14 @@ func (e *Entry) Stale(now time.Time, global time.Duration) bool {
 	return now.Sub(e.lastReport) > d
 }
 
-// Encoded is the entry as gitops.EncodedServer at now.
-func (e *Entry) Encoded(now time.Time, global time.Duration) gitops.EncodedServer {
-	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles}
+// Desired is the entry's computed desired fields under heads.
+func (e *Entry) Desired(heads *gitops.Heads) gitops.Desired {
+	return heads.Desired(e.repoName, e.branch, e.commitSHA)
+}
+
+// Encoded is the entry as gitops.EncodedServer at now, under heads.
+func (e *Entry) Encoded(now time.Time, global time.Duration, heads *gitops.Heads) gitops.EncodedServer {
+	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Desired: e.Desired(heads)}
 }
 
 // noTime marks an unset time among an entry's microseconds.
@@ -81,8 +89,8 @@ func fromMicros(us int64) time.Time {
 }
 
 // Sample fills s with what the per-server metrics need of the entry, with
-// stale at now.
-func (e *Entry) Sample(s *gitops.ServerSample, now time.Time, global time.Duration) {
+// stale at now and desired under heads.
+func (e *Entry) Sample(s *gitops.ServerSample, now time.Time, global time.Duration, heads *gitops.Heads) {
 	*s = gitops.ServerSample{
 		ServerGroup:      e.group,
 		Host:             e.host,
@@ -95,6 +103,7 @@ func (e *Entry) Sample(s *gitops.ServerSample, now time.Time, global time.Durati
 		LastCronCheck:    fromMicros(e.lastCronCheck),
 		StatusSince:      fromMicros(e.statusSince),
 		Stale:            e.Stale(now, global),
+		Desired:          e.Desired(heads),
 	}
 }
 
@@ -143,6 +152,9 @@ func (in Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 		host:            strings.Clone(sv.Host),
 		serverType:      in.Intern(sv.ServerType),
 		environment:     in.Intern(sv.Environment),
+		repoName:        in.Intern(sv.RepoName),
+		branch:          in.Intern(sv.Branch),
+		commitSHA:       in.Intern(sv.CommitSHA),
 		status:          gitops.Status(in.Intern(string(sv.Status))),
 		validation:      gitops.ValidationStatus(in.Intern(string(sv.ValidationStatus))),
 		lastReport:      sv.LastReport(),
@@ -334,8 +346,8 @@ func matches(e *Entry, f *gitops.Filter) bool {
 // scratch recycles the slices ListEncoded copies entry pointers into.
 var scratch = sync.Pool{New: func() any { return new([]*Entry) }}
 
-// List answers ListEncoded from the index at now.
-func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration) ([]gitops.EncodedServer, int) {
+// List answers ListEncoded from the index at now, under heads.
+func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration, heads *gitops.Heads) ([]gitops.EncodedServer, int) {
 	bufp := scratch.Get().(*[]*Entry)
 	cand := x.snapshot((*bufp)[:0], f.ServerGroup)
 	// Filter in place: cand[:n] are the matches, in order.
@@ -347,6 +359,9 @@ func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration) ([]gi
 		if f.Stale != nil && e.Stale(now, global) != *f.Stale {
 			continue
 		}
+		if f.Behind != nil && e.Desired(heads).Behind != *f.Behind {
+			continue
+		}
 		cand[n] = e
 		n++
 	}
@@ -356,7 +371,7 @@ func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration) ([]gi
 	}
 	out := make([]gitops.EncodedServer, len(page))
 	for i, e := range page {
-		out[i] = e.Encoded(now, global)
+		out[i] = e.Encoded(now, global, heads)
 	}
 	clear(cand) // let replaced entries go
 	*bufp = cand[:0]
@@ -369,19 +384,20 @@ type samples struct {
 	entries []*Entry
 	now     time.Time
 	global  time.Duration
+	heads   *gitops.Heads
 }
 
 func (v *samples) Len() int { return len(v.entries) }
 
-func (v *samples) At(i int, s *gitops.ServerSample) { v.entries[i].Sample(s, v.now, v.global) }
+func (v *samples) At(i int, s *gitops.ServerSample) { v.entries[i].Sample(s, v.now, v.global, v.heads) }
 
 // ReadSamples calls fn with every entry as it is now, in key order, stale
 // computed at now: what gitops.SampleReader hands out. The view copies the
 // entry pointers (8 bytes a server, from a pool), never the records, and
 // holds no lock while fn runs.
-func (x *Index) ReadSamples(now time.Time, global time.Duration, fn func(gitops.Samples) error) error {
+func (x *Index) ReadSamples(now time.Time, global time.Duration, heads *gitops.Heads, fn func(gitops.Samples) error) error {
 	bufp := scratch.Get().(*[]*Entry)
-	v := &samples{entries: x.snapshot((*bufp)[:0], nil), now: now, global: global}
+	v := &samples{entries: x.snapshot((*bufp)[:0], nil), now: now, global: global, heads: heads}
 	err := fn(v)
 	clear(v.entries) // let replaced entries go
 	*bufp = v.entries[:0]

@@ -1,0 +1,14 @@
+-- Heads of branches (SPEC §10): the commit every server of a repo and
+-- branch should run. Few rows (one per deployed branch), all kept in
+-- memory by the store, so records compute behind without a query.
+-- Times are unix microseconds (UTC); reported_at is NULL when the last
+-- applied set had none.
+CREATE TABLE desired_heads (
+    repo_name   TEXT    NOT NULL CHECK (repo_name <> ''),
+    branch      TEXT    NOT NULL CHECK (branch <> ''),
+    commit_sha  TEXT    NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    updated_by  TEXT    NOT NULL DEFAULT '',
+    reported_at INTEGER,
+    PRIMARY KEY (repo_name, branch)
+);
