@@ -47,6 +47,7 @@ type serveConfig struct {
 	ShutdownTimeout  time.Duration
 	DebugAddr        string
 	TokensFile       string
+	GitWebhookSecret string
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -69,6 +70,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "address of a second listener serving Go profiles at /debug/pprof/ (e.g. 127.0.0.1:6060); empty = off")
 	fs.StringVar(&c.TokensFile, "tokens-file", "", "YAML (or JSON) file of bearer tokens; reloaded on SIGHUP; empty = authentication off unless "+auth.EnvVar+" holds tokens")
+	fs.StringVar(&c.GitWebhookSecret, "git-webhook-secret", "", "secret of the GitHub, Gitea/Forgejo and GitLab push webhooks POST /hooks/git takes (use "+envPrefix+"GIT_WEBHOOK_SECRET_FILE to read it from a file); empty = the route answers 404")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", time.Minute, "how long a client may take to send a whole request, body included")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", time.Minute, "how long an answer may take to be handled and written; long lists get this long again for every 256 KiB the client reads")

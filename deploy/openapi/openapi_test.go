@@ -7,7 +7,10 @@ package openapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +30,7 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/auth"
+	"github.com/gitops-status/gitops-status/githook"
 	"github.com/gitops-status/gitops-status/httpapi"
 	"github.com/gitops-status/gitops-status/metrics"
 	"github.com/gitops-status/gitops-status/sqlite"
@@ -81,10 +85,27 @@ func newServerWith(t *testing.T, wrap func(gitops.Store) gitops.Store, tokens *s
 		cfg.Routes = append(cfg.Routes, httpapi.Route{Method: rt.Method, Path: rt.Path, Read: rt.Read,
 			Handler: rt.Handler, Credential: ui.TokenFromCookie, Denied: page.Denied})
 	}
+	// POST /hooks/git, as serve mounts it with --git-webhook-secret.
+	cfg.Routes = append(cfg.Routes, httpapi.Route{Method: "POST", Path: "/hooks/git",
+		Handler: githook.New(githook.Config{Store: store, Secret: hookSecret, MaxBodyBytes: 4096})})
 	ts := httptest.NewServer(httpapi.New(cfg).Handler())
 	t.Cleanup(ts.Close)
 	return server{URL: ts.URL}
 }
+
+const hookSecret = "hook-secret"
+
+// signed returns the headers of a GitHub-shaped delivery of body signed
+// with key.
+func signed(event, key, body string) []string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(body))
+	return []string{"X-GitHub-Event", event, "X-Hub-Signature-256", "sha256=" + hex.EncodeToString(m.Sum(nil))}
+}
+
+const hookPush = `{"ref":"refs/heads/master","after":"9f8e7d6c5b4a39281706f5e4d3c2b1a098765432","deleted":false,"repository":{"name":"rsyslog","full_name":"example-org/rsyslog"},"pusher":{"name":"alice"}}`
+
+const hookTag = `{"ref":"refs/tags/v1","after":"9f8e7d6c5b4a39281706f5e4d3c2b1a098765432","repository":{"name":"rsyslog","full_name":"example-org/rsyslog"}}`
 
 // document fetches GET /openapi.yaml and returns it with two validators:
 // a strict one for answers, which reports every field, parameter or header
@@ -312,6 +333,13 @@ var seededExchanges = []exchange{
 	{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/nginx/feature%2Fx", "", nil, 204},
 	{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/nginx/feature%2Fx", "", nil, 404},
 	{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/nginx/a%01b", "", nil, 400},
+	{"POST /hooks/git", "POST", "/hooks/git", hookPush, signed("push", hookSecret, hookPush), 200},
+	{"POST /hooks/git", "POST", "/hooks/git", `{"zen":"ok","hook_id":1}`, signed("ping", hookSecret, `{"zen":"ok","hook_id":1}`), 200},
+	{"POST /hooks/git", "POST", "/hooks/git", hookTag, signed("push", hookSecret, hookTag), 202},
+	{"POST /hooks/git", "POST", "/hooks/git", hookPush, signed("push", "wrong", hookPush), 401},
+	{"POST /hooks/git", "POST", "/hooks/git", hookPush, nil, 400},
+	{"POST /hooks/git", "POST", "/hooks/git", hookPush, []string{"X-Gitlab-Event", "Push Hook", "Content-Type", "text/plain"}, 415},
+	{"POST /hooks/git", "POST", "/hooks/git", `{"pad":"` + strings.Repeat("x", 5000) + `"}`, []string{"X-Gitlab-Event", "Push Hook"}, 413},
 	{"GET /metrics", "GET", "/metrics", "", []string{"Accept", "text/plain"}, 200},
 	{"GET /metrics", "GET", "/metrics", "", []string{"Accept", "application/openmetrics-text;version=1.0.0"}, 200},
 
@@ -433,6 +461,8 @@ func TestAuthAnswersValidate(t *testing.T) {
 		{"GET /desired", "GET", "/desired", "", grafana, 200},
 		{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/r/b", "", ci, 403},
 		{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/r/b", "", ops, 204},
+		// The signature is the webhook's authentication: no bearer token.
+		{"POST /hooks/git", "POST", "/hooks/git", hookPush, signed("push", hookSecret, hookPush), 200},
 		{"GET /ui", "GET", "/ui", "", nil, 401},
 		{"GET /ui", "GET", "/ui", "", grafana, 200},
 		{"GET /ui", "GET", "/ui", "", ci, 403},
