@@ -22,7 +22,8 @@ type Entry struct {
 	group, host             string
 	serverType, environment string
 	// repoName, branch and commitSHA find the record's head and say
-	// whether it is behind it.
+	// whether it is behind it. Commits are copied, not interned: they
+	// change with every deploy, and the interner would keep each forever.
 	repoName, branch, commitSHA string
 	status                      gitops.Status
 	validation                  gitops.ValidationStatus
@@ -154,7 +155,7 @@ func (in Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 		environment:     in.Intern(sv.Environment),
 		repoName:        in.Intern(sv.RepoName),
 		branch:          in.Intern(sv.Branch),
-		commitSHA:       in.Intern(sv.CommitSHA),
+		commitSHA:       strings.Clone(sv.CommitSHA),
 		status:          gitops.Status(in.Intern(string(sv.Status))),
 		validation:      gitops.ValidationStatus(in.Intern(string(sv.ValidationStatus))),
 		lastReport:      sv.LastReport(),
