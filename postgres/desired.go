@@ -109,6 +109,12 @@ const upsertHead = `INSERT INTO desired_heads (repo_name, branch, commit_sha, up
 	ON CONFLICT (repo_name, branch) DO UPDATE SET commit_sha = excluded.commit_sha,
 		updated_at = excluded.updated_at, updated_by = excluded.updated_by, reported_at = excluded.reported_at`
 
+// insertHeadEvent writes a desired event: source git, the head's fields,
+// server_group, host and status empty.
+const insertHeadEvent = `INSERT INTO events ("time", server_group, host, source, status, previous_status,
+	commit_sha, validation_status, changed_files, updated_by, changes, repo_name, branch)
+	VALUES ($1, '', '', $2, '', '', $3, '', '{}', $4, $5, $6, $7) RETURNING id`
+
 const setHeadsVersion = `UPDATE desired_heads_version SET change = $1 WHERE id = true`
 
 func headArgs(h *gitops.Head) []any {
@@ -149,6 +155,16 @@ func (s *Store) SetHead(ctx context.Context, u gitops.SetHead) (gitops.HeadOutco
 		}
 		if _, err := tx.Exec(ctx, upsertHead, headArgs(&out.Head)...); err != nil {
 			return err
+		}
+		if e := out.Event; e != nil {
+			changes := make([]string, len(e.Changes))
+			for i, c := range e.Changes {
+				changes[i] = string(c)
+			}
+			if err := tx.QueryRow(ctx, insertHeadEvent, ts(e.Time.Time), string(e.Source), e.CommitSHA, e.UpdatedBy,
+				changes, e.RepoName, e.Branch).Scan(&e.ID); err != nil {
+				return err
+			}
 		}
 		_, err = tx.Exec(ctx, setHeadsVersion, change)
 		return err

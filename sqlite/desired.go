@@ -102,6 +102,11 @@ func (s *Store) SetHead(ctx context.Context, u gitops.SetHead) (gitops.HeadOutco
 		if _, err := w.conn.ExecContext(context.Background(), upsertHead, headArgs(&out.Head)...); err != nil {
 			return dbError("setting the head of "+u.Key().String(), err)
 		}
+		if out.Event != nil {
+			if err := w.insertHeadEvent(out.Event); err != nil {
+				return err
+			}
+		}
 		w.setHeads(replaceHead(heads.List(), &out.Head, u.Key()))
 		return nil
 	})
@@ -173,6 +178,33 @@ func truncateMicro(t time.Time) time.Time {
 		return t
 	}
 	return gitops.Now(t)
+}
+
+// noServer is what a desired event, which belongs to no server, stores in
+// events.server_group and host, whose CHECK refuses '': no identifier can
+// be '-' (they start with a letter or digit), so no filter matches it.
+const noServer = "-"
+
+const insertHeadEvent = `INSERT INTO events (time, server_group, host, source, status, previous_status,
+	commit_sha, validation_status, changed_files, updated_by, changes, repo_name, branch)
+	VALUES (?, '` + noServer + `', '` + noServer + `', ?, '', '', ?, '', '[]', ?, ?, ?, ?)`
+
+// insertHeadEvent writes a desired event in the running transaction and
+// sets its id.
+func (w *writer) insertHeadEvent(e *gitops.Event) error {
+	changes := make([]string, len(e.Changes))
+	for i, c := range e.Changes {
+		changes[i] = string(c)
+	}
+	res, err := w.conn.ExecContext(context.Background(), insertHeadEvent, e.Time.UnixMicro(), string(e.Source),
+		e.CommitSHA, e.UpdatedBy, jsonList(changes), e.RepoName, e.Branch)
+	if err != nil {
+		return dbError("writing the desired event", err)
+	}
+	if e.ID, err = res.LastInsertId(); err != nil {
+		return dbError("writing the desired event", err)
+	}
+	return nil
 }
 
 // heads returns the heads as the batch so far left them.

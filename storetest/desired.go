@@ -43,6 +43,41 @@ func (h *harness) testDesired(t *testing.T) {
 		}
 	})
 
+	t.Run("Events", func(t *testing.T) {
+		e := h.newEnv(t, 0)
+		e.apply(pipeline("g", "h", gitops.StatusSynced, sha(1)))
+		e.clock.Advance(time.Minute)
+		o := e.setHead(gitops.SetHead{RepoName: "org/rsyslog", Branch: "master", CommitSHA: sha(2), UpdatedBy: "github:alice"})
+		e.clock.Advance(time.Minute)
+		e.setHead(gitops.SetHead{RepoName: "org/rsyslog", Branch: "master", CommitSHA: sha(2)}) // the same commit: no event
+		e.clock.Advance(time.Minute)
+		e.setHead(gitops.SetHead{RepoName: "org/rsyslog", Branch: "master", CommitSHA: sha(3)})
+		evs := e.events(gitops.EventFilter{})
+		if len(evs) != 3 {
+			t.Fatalf("events %+v, want the server's and two desired events", evs)
+		}
+		want := []gitops.Event{
+			{ID: evs[0].ID, Time: gitops.Time{Time: T0.Add(3 * time.Minute)}, Source: gitops.SourceGit, RepoName: "org/rsyslog", Branch: "master",
+				CommitSHA: sha(3), ChangedFiles: []string{}, Changes: []gitops.Change{gitops.ChangeCommitSHA}},
+			{ID: o.Event.ID, Time: gitops.Time{Time: T0.Add(time.Minute)}, Source: gitops.SourceGit, RepoName: "org/rsyslog", Branch: "master",
+				CommitSHA: sha(2), UpdatedBy: "github:alice", ChangedFiles: []string{}, Changes: []gitops.Change{gitops.ChangeCreated}},
+		}
+		for i, w := range want {
+			if d := diffEvent(evs[i], w, false); d != "" {
+				t.Errorf("desired event %d:\n%s", i, d)
+			}
+		}
+		if o.Event.ID == 0 || evs[0].ID <= evs[1].ID || evs[1].ID <= evs[2].ID {
+			t.Errorf("event ids %d %d %d (SetHead said %d): want rising, the desired event's id returned", evs[0].ID, evs[1].ID, evs[2].ID, o.Event.ID)
+		}
+		if l := e.events(gitops.EventFilter{ServerGroup: []string{"g"}}); len(l) != 1 || l[0].Source == gitops.SourceGit {
+			t.Errorf("events of group g: %+v, want only the server's", l)
+		}
+		if l := e.events(gitops.EventFilter{ServerGroup: []string{"g"}, Host: "h"}); len(l) != 1 {
+			t.Errorf("the server's history: %+v, want its own event only", l)
+		}
+	})
+
 	t.Run("OutOfOrder", func(t *testing.T) {
 		e := h.newEnv(t, 0)
 		e.setHead(gitops.SetHead{RepoName: "r", Branch: "b", CommitSHA: sha(1), ReportedAt: T0})

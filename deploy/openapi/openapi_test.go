@@ -328,6 +328,8 @@ var seededExchanges = []exchange{
 	{"POST /desired", "POST", "/desired", `{}`, []string{"Content-Type", "text/plain"}, 415},
 	{"GET /desired", "GET", "/desired", "", nil, 200},
 	{"GET /status", "GET", "/status?behind=true", "", nil, 200},
+	// The desired events (source git) validate too.
+	{"GET /events", "GET", "/events", "", nil, 200},
 	{"GET /status", "GET", "/status?behind=maybe", "", nil, 400},
 	{"GET /summary", "GET", "/summary", "", nil, 200},
 	{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/nginx/feature%2Fx", "", nil, 204},

@@ -23,3 +23,8 @@ CREATE TABLE desired_heads_version (
     change bigint NOT NULL
 );
 INSERT INTO desired_heads_version (id, change) VALUES (true, 0);
+
+-- A head that moves writes a desired event (source git, server_group and
+-- host empty) naming it; other events leave these empty.
+ALTER TABLE events ADD COLUMN repo_name text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN branch text COLLATE "C" NOT NULL DEFAULT '';

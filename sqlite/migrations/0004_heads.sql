@@ -12,3 +12,11 @@ CREATE TABLE desired_heads (
     reported_at INTEGER,
     PRIMARY KEY (repo_name, branch)
 );
+
+-- A head that moves writes a desired event (source git) naming it; other
+-- events leave these empty. events.server_group and host keep their CHECK
+-- (removing one would mean rebuilding the table): a desired event, which
+-- belongs to no server, stores '-' in both, a value no identifier can
+-- take, and the store reads it back as ''.
+ALTER TABLE events ADD COLUMN repo_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN branch TEXT NOT NULL DEFAULT '';
