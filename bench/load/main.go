@@ -86,6 +86,7 @@ type config struct {
 	reqTimeout   time.Duration
 	maxRequests  int
 	tokens       bool
+	heads        bool
 }
 
 func (c config) concFor(workload string) int {
@@ -114,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "most requests one worker sends in one workload run")
 	fs.BoolVar(&c.tokens, "tokens", false, "run the service with a tokens file of 20 tokens (one with the read scope, so reads need one too) and send a token with every request, to the ceiling as well")
+	fs.BoolVar(&c.heads, "heads", false, "after seeding, set the head of every seeded repo's branch (POST /desired) to a commit no server runs, so every record is behind and reads compute it (needs a service that has POST /desired)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
