@@ -181,7 +181,7 @@ func truncateMicro(t time.Time) time.Time {
 }
 
 // noServer is what a desired event, which belongs to no server, stores in
-// events.server_group and host, whose CHECK refuses ”: no identifier can
+// events.server_group and host, whose CHECK refuses the empty string: no identifier can
 // be '-' (they start with a letter or digit), so no filter matches it.
 const noServer = "-"
 
