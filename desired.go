@@ -279,9 +279,13 @@ type Desired struct {
 // build a new one when a head changes. The nil *Heads has no head.
 type Heads struct {
 	// byName maps each name a record's repo_name may carry to match, with
-	// the branch, to the head it matches: one lookup per record.
-	byName map[HeadKey]*Head
+	// the branch, to the head it matches (its index in list): one lookup
+	// per record.
+	byName map[HeadKey]int
 	list   []Head
+	// json holds, by head (index in list), its desired fields as a
+	// record's tail writes them: [0] on the head, [1] behind it.
+	json [][2]string
 }
 
 // NewHeads builds the lookup of heads. A record matches a head when its
@@ -291,11 +295,17 @@ type Heads struct {
 // recently updated, else the first by repo_name: a rule that is the same
 // on every replica.
 func NewHeads(heads []Head) *Heads {
-	h := &Heads{byName: make(map[HeadKey]*Head, 2*len(heads)), list: slices.Clone(heads)}
+	h := &Heads{byName: make(map[HeadKey]int, 2*len(heads)), list: slices.Clone(heads)}
 	SortHeads(h.list)
+	h.json = make([][2]string, len(h.list))
 	for i := range h.list {
 		hd := &h.list[i]
-		h.byName[hd.Key()] = hd // exact matches win over any segment match
+		on := appendDesired(nil, Desired{CommitSHA: hd.CommitSHA})
+		behind := appendDesired(nil, Desired{CommitSHA: hd.CommitSHA, Behind: true, BehindSince: hd.UpdatedAt})
+		h.json[i] = [2]string{string(on), string(behind)}
+	}
+	for i := range h.list {
+		h.byName[h.list[i].Key()] = i // exact matches win over any segment match
 	}
 	for i := range h.list {
 		hd := &h.list[i]
@@ -304,9 +314,9 @@ func NewHeads(heads []Head) *Heads {
 			continue
 		}
 		k := HeadKey{seg, hd.Branch}
-		prev, ok := h.byName[k]
-		if !ok || (prev.RepoName != seg && hd.UpdatedAt.After(prev.UpdatedAt)) {
-			h.byName[k] = hd
+		j, ok := h.byName[k]
+		if !ok || (h.list[j].RepoName != seg && hd.UpdatedAt.After(h.list[j].UpdatedAt)) {
+			h.byName[k] = i
 		}
 	}
 	return h
@@ -338,10 +348,21 @@ func (h *Heads) Len() int {
 
 // Match returns the head a record of repo and branch matches, or nil.
 func (h *Heads) Match(repo, branch string) *Head {
-	if h == nil || len(h.byName) == 0 || repo == "" || branch == "" {
-		return nil
+	if i := h.match(repo, branch); i >= 0 {
+		return &h.list[i]
 	}
-	return h.byName[HeadKey{repo, branch}]
+	return nil
+}
+
+// match is the index in h.list of the head a record matches, or -1.
+func (h *Heads) match(repo, branch string) int {
+	if h == nil || len(h.byName) == 0 || repo == "" || branch == "" {
+		return -1
+	}
+	if i, ok := h.byName[HeadKey{repo, branch}]; ok {
+		return i
+	}
+	return -1
 }
 
 // Desired computes a record's desired fields: the matching head's commit,
@@ -357,6 +378,20 @@ func (h *Heads) Desired(repo, branch, commit string) Desired {
 		d.Behind, d.BehindSince = true, hd.UpdatedAt
 	}
 	return d
+}
+
+// DesiredJSON is Desired and, when a head matches, the desired fields as
+// a record's tail writes them, encoded when h was built ("" otherwise).
+func (h *Heads) DesiredJSON(repo, branch, commit string) (Desired, string) {
+	i := h.match(repo, branch)
+	if i < 0 {
+		return Desired{}, ""
+	}
+	hd := &h.list[i]
+	if SameCommit(commit, hd.CommitSHA) {
+		return Desired{CommitSHA: hd.CommitSHA}, h.json[i][0]
+	}
+	return Desired{CommitSHA: hd.CommitSHA, Behind: true, BehindSince: hd.UpdatedAt}, h.json[i][1]
 }
 
 // FillDesired sets s's computed desired fields from h.

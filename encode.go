@@ -74,20 +74,34 @@ func (s *Server) headSizeHint() int {
 // AppendJSONTail closes a record opened by AppendJSONHead with the
 // computed fields: stale, changed_files_count and the desired ones.
 func AppendJSONTail(dst []byte, stale bool, changedFiles int, d Desired) []byte {
+	return append(appendDesired(appendCounts(dst, stale, changedFiles), d), '}')
+}
+
+func appendCounts(dst []byte, stale bool, changedFiles int) []byte {
 	if stale {
 		dst = append(dst, `,"stale":true,"changed_files_count":`...)
 	} else {
 		dst = append(dst, `,"stale":false,"changed_files_count":`...)
 	}
-	dst = strconv.AppendInt(dst, int64(changedFiles), 10)
+	return strconv.AppendInt(dst, int64(changedFiles), 10)
+}
+
+// noDesired is appendDesired of the zero Desired: most records of most
+// fleets, written without formatting anything.
+const noDesired = `,"desired_commit_sha":"","behind":false,"behind_since":null`
+
+// appendDesired appends the desired fields of a record's tail.
+func appendDesired(dst []byte, d Desired) []byte {
+	if d == (Desired{}) {
+		return append(dst, noDesired...)
+	}
 	dst = appendKeyString(dst, `,"desired_commit_sha":`, d.CommitSHA)
 	if d.Behind {
 		dst = append(dst, `,"behind":true`...)
 	} else {
 		dst = append(dst, `,"behind":false`...)
 	}
-	dst = appendKeyTime(dst, `,"behind_since":`, d.BehindSince)
-	return append(dst, '}')
+	return appendKeyTime(dst, `,"behind_since":`, d.BehindSince)
 }
 
 func appendKeyString(dst []byte, key, s string) []byte {

@@ -165,12 +165,19 @@ type EncodedServer struct {
 	Stale        bool
 	ChangedFiles int
 	Desired      Desired
+	// DesiredJSON, when not "", is Desired as the tail writes it, encoded
+	// once per head (Heads.DesiredJSON) rather than once per record.
+	DesiredJSON string
 }
 
 // AppendJSON appends the complete record JSON, as (*Server).AppendJSON
 // writes it.
 func (e EncodedServer) AppendJSON(dst []byte) []byte {
-	return AppendJSONTail(append(dst, e.Head...), e.Stale, e.ChangedFiles, e.Desired)
+	if e.DesiredJSON == "" {
+		return AppendJSONTail(append(dst, e.Head...), e.Stale, e.ChangedFiles, e.Desired)
+	}
+	dst = appendCounts(append(dst, e.Head...), e.Stale, e.ChangedFiles)
+	return append(append(dst, e.DesiredJSON...), '}')
 }
 
 // EncodedReader is implemented by stores that can answer reads with records

@@ -69,7 +69,8 @@ func (e *Entry) Desired(heads *gitops.Heads) gitops.Desired {
 
 // Encoded is the entry as gitops.EncodedServer at now, under heads.
 func (e *Entry) Encoded(now time.Time, global time.Duration, heads *gitops.Heads) gitops.EncodedServer {
-	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Desired: e.Desired(heads)}
+	d, dj := heads.DesiredJSON(e.repoName, e.branch, e.commitSHA)
+	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Desired: d, DesiredJSON: dj}
 }
 
 // noTime marks an unset time among an entry's microseconds.
