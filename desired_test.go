@@ -30,6 +30,8 @@ func TestSameCommit(t *testing.T) {
 		{"both empty", "", "", false},
 		{"short 8 vs short 7 same", "def56789", "def5678", true},
 		{"short 8 vs short 7 other", "def56780", "def5678x", false},
+		{"non-letters that fold alike", "abc123@", "abc123`", false},
+		{"mixed case prefix", "AbC1234", "abc1234ff", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
