@@ -5,11 +5,13 @@
 package index
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	gitops "github.com/gitops-status/gitops-status"
 )
@@ -21,12 +23,14 @@ import (
 type Entry struct {
 	group, host             string
 	serverType, environment string
-	// repoName, branch and commitSHA find the record's head and say
-	// whether it is behind it. Commits are copied, not interned: they
-	// change with every deploy, and the interner would keep each forever.
-	repoName, branch, commitSHA string
-	status                      gitops.Status
-	validation                  gitops.ValidationStatus
+	// repoName and branch find the record's head; the commit, compared
+	// with it, is read from Head at commitAt (commitLen bytes): Head is
+	// read into the cache to be copied into the answer anyway, where a
+	// string of its own would cost a cache miss per record on every read.
+	repoName, branch    string
+	commitAt, commitLen uint32
+	status              gitops.Status
+	validation          gitops.ValidationStatus
 	// lastReport is the newest of last_pipeline_run and last_cron_check.
 	lastReport time.Time
 	// The times the per-server metrics show, in unix microseconds (what
@@ -64,12 +68,46 @@ func (e *Entry) Stale(now time.Time, global time.Duration) bool {
 
 // Desired is the entry's computed desired fields under heads.
 func (e *Entry) Desired(heads *gitops.Heads) gitops.Desired {
-	return heads.Desired(e.repoName, e.branch, e.commitSHA)
+	return heads.Desired(e.repoName, e.branch, e.commit())
+}
+
+// commit is the record's commit_sha as its head holds it: JSON-escaped,
+// which leaves hex digits (all a head's commit may hold) as they are, so
+// it compares with a head's commit as the record's own would.
+func (e *Entry) commit() string {
+	if e.commitLen == 0 {
+		return ""
+	}
+	return unsafe.String(&e.Head[e.commitAt], e.commitLen)
+}
+
+// commitKey precedes the commit_sha value in every head; a string value
+// cannot hold it, since it would hold its quotes escaped.
+var commitKey = []byte(`,"commit_sha":"`)
+
+// commitIn returns where the commit_sha value is in head, and its length.
+func commitIn(head []byte) (at, n uint32) {
+	i := bytes.Index(head, commitKey)
+	if i < 0 {
+		return 0, 0
+	}
+	start := i + len(commitKey)
+	end := start
+	for end < len(head) && head[end] != '"' {
+		if head[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	if end > len(head) {
+		return 0, 0
+	}
+	return uint32(start), uint32(end - start)
 }
 
 // Encoded is the entry as gitops.EncodedServer at now, under heads.
 func (e *Entry) Encoded(now time.Time, global time.Duration, heads *gitops.Heads) gitops.EncodedServer {
-	d, dj := heads.DesiredJSON(e.repoName, e.branch, e.commitSHA)
+	d, dj := heads.DesiredJSON(e.repoName, e.branch, e.commit())
 	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Desired: d, DesiredJSON: dj}
 }
 
@@ -149,14 +187,13 @@ func (in Interner) Intern(s string) string {
 // NewEntry builds the entry of sv, whose head is head.
 func (in Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 	d, own := ownThreshold(sv.StaleAfter)
-	return &Entry{
+	e := &Entry{
 		group:           in.Intern(sv.ServerGroup),
 		host:            strings.Clone(sv.Host),
 		serverType:      in.Intern(sv.ServerType),
 		environment:     in.Intern(sv.Environment),
 		repoName:        in.Intern(sv.RepoName),
 		branch:          in.Intern(sv.Branch),
-		commitSHA:       strings.Clone(sv.CommitSHA),
 		status:          gitops.Status(in.Intern(string(sv.Status))),
 		validation:      gitops.ValidationStatus(in.Intern(string(sv.ValidationStatus))),
 		lastReport:      sv.LastReport(),
@@ -170,6 +207,8 @@ func (in Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 		LegacyWrittenAt: sv.LegacyWrittenAt,
 		Head:            head,
 	}
+	e.commitAt, e.commitLen = commitIn(head)
+	return e
 }
 
 // Index holds an entry for every stored server, kept exactly current by
