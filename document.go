@@ -15,6 +15,9 @@ type Document struct {
 	// Format is "1" or "2.0".
 	Format  string
 	Servers []Server
+	// Heads are the v2 document's "desired" list; a document without one
+	// (v1, v2.0's own) has none.
+	Heads []Head
 	// Skipped describes each record that was left out and why.
 	Skipped []string
 }
@@ -78,6 +81,23 @@ func parseV2(o object, p ParseOptions) (*Document, error) {
 		}
 		doc.Servers = append(doc.Servers, s)
 	}
+	if raw, ok := o["desired"]; ok && !isNull(raw) {
+		var heads []json.RawMessage
+		if err := json.Unmarshal(raw, &heads); err != nil {
+			return nil, Errorf(EINVALID, "\"desired\" must be a list of heads {\"repo_name\", \"branch\", \"commit_sha\", ...}, got %s", jsonKind(raw))
+		}
+		for i, r := range heads {
+			var h Head
+			if err := h.UnmarshalJSON(r); err != nil {
+				doc.Skipped = append(doc.Skipped, fmt.Sprintf("desired head %d: %s", i, ErrorMessage(err)))
+				continue
+			}
+			if h.UpdatedAt.IsZero() {
+				h.UpdatedAt = Now(p.Now)
+			}
+			doc.Heads = append(doc.Heads, h)
+		}
+	}
 	return doc, nil
 }
 
@@ -119,6 +139,15 @@ func (s *Server) UnmarshalJSON(b []byte) error {
 	}
 	srv.Imported = false
 	if srv.Stale, err = o.boolean("stale"); err != nil {
+		return err
+	}
+	if srv.Desired.CommitSHA, err = o.str("desired_commit_sha"); err != nil {
+		return err
+	}
+	if srv.Desired.Behind, err = o.boolean("behind"); err != nil {
+		return err
+	}
+	if srv.Desired.BehindSince, err = o.time("behind_since"); err != nil {
 		return err
 	}
 	*s = srv
@@ -258,12 +287,17 @@ func parseRecordObject(key string, o object, p ParseOptions) (Server, error) {
 type exportDocument struct {
 	Version string         `json:"version"`
 	Servers map[string]any `json:"servers"`
+	Desired []Head         `json:"desired"`
 }
 
-// ExportDocument returns the v2 document holding servers, the format v2.0
-// itself loads. Keys are "server_group/host".
-func ExportDocument(servers []Server) []byte {
-	doc := exportDocument{Version: "2.0", Servers: make(map[string]any, len(servers))}
+// ExportDocument returns the v2 document holding servers and heads, the
+// format v2.0 itself loads (it ignores "desired"). Keys are
+// "server_group/host".
+func ExportDocument(servers []Server, heads []Head) []byte {
+	if heads == nil {
+		heads = []Head{}
+	}
+	doc := exportDocument{Version: "2.0", Servers: make(map[string]any, len(servers)), Desired: heads}
 	for i := range servers {
 		doc.Servers[servers[i].Key().String()] = servers[i].ExportRecord()
 	}

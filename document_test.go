@@ -451,7 +451,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data := gitops.ExportDocument(tt.servers)
+			data := gitops.ExportDocument(tt.servers, nil)
 			doc := mustParseDocument(t, data, gitops.ParseOptions{Now: t0.Add(time.Hour)})
 			if len(doc.Skipped) != 0 || doc.Format != "2.0" {
 				t.Fatalf("Format %q skipped %q", doc.Format, doc.Skipped)
@@ -466,7 +466,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 				assertServer(t, got[want.Key()], want)
 			}
 			// And the second export is byte for byte the first.
-			if again := gitops.ExportDocument(doc.Servers); string(again) != string(data) {
+			if again := gitops.ExportDocument(doc.Servers, doc.Heads); string(again) != string(data) {
 				t.Fatalf("second export differs:\n%s\nfirst:\n%s", again, data)
 			}
 		})
@@ -479,7 +479,7 @@ func TestExportDocument_shape(t *testing.T) {
 		Version string                    `json:"version"`
 		Servers map[string]map[string]any `json:"servers"`
 	}
-	if err := json.Unmarshal(gitops.ExportDocument([]gitops.Server{s}), &doc); err != nil {
+	if err := json.Unmarshal(gitops.ExportDocument([]gitops.Server{s}, nil), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.Version != "2.0" {
@@ -499,5 +499,27 @@ func TestExportDocument_shape(t *testing.T) {
 		if _, ok := rec[field]; !ok {
 			t.Errorf("export lacks %q", field)
 		}
+	}
+}
+
+func TestDocumentDesired(t *testing.T) {
+	t0 := time.Date(2026, 4, 26, 10, 0, 0, 0, time.UTC)
+	heads := []gitops.Head{
+		{RepoName: "org/rsyslog", Branch: "master", CommitSHA: "def5678", UpdatedAt: t0, UpdatedBy: "github", ReportedAt: t0.Add(-time.Minute)},
+		{RepoName: "nginx", Branch: "feature/x", CommitSHA: "abcd", UpdatedAt: t0},
+	}
+	data := gitops.ExportDocument(nil, heads)
+	doc := mustParseDocument(t, data, gitops.ParseOptions{Now: t0})
+	if len(doc.Heads) != 2 || doc.Heads[0] != heads[0] || doc.Heads[1] != heads[1] || len(doc.Skipped) != 0 {
+		t.Fatalf("heads back %+v (skipped %q), want %+v", doc.Heads, doc.Skipped, heads)
+	}
+	// A v2.0 document has no "desired"; a bad head is skipped alone.
+	doc = mustParseDocument(t, []byte(`{"version":"2.0","servers":{}}`), gitops.ParseOptions{Now: t0})
+	if len(doc.Heads) != 0 {
+		t.Fatalf("v2.0 document: heads %+v", doc.Heads)
+	}
+	doc = mustParseDocument(t, []byte(`{"version":"2.0","servers":{},"desired":[{"repo_name":"r","branch":"b","commit_sha":"xyz"},{"repo_name":"r","branch":"b","commit_sha":"ABCDEF1"}]}`), gitops.ParseOptions{Now: t0})
+	if len(doc.Heads) != 1 || doc.Heads[0].CommitSHA != "abcdef1" || !doc.Heads[0].UpdatedAt.Equal(t0) || len(doc.Skipped) != 1 {
+		t.Fatalf("heads %+v skipped %q; want the valid head (lower-cased, updated now) and one skipped", doc.Heads, doc.Skipped)
 	}
 }

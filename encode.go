@@ -12,7 +12,7 @@ import (
 // same JSON as json.Marshal would, without reflection, because listing a
 // large fleet is mostly this.
 func (s *Server) AppendJSON(dst []byte) []byte {
-	return AppendJSONTail(s.AppendJSONHead(dst), s.Stale, len(s.ChangedFiles))
+	return AppendJSONTail(s.AppendJSONHead(dst), s.Stale, len(s.ChangedFiles), s.Desired)
 }
 
 // AppendJSONHead appends the record without its computed tail: an object
@@ -71,15 +71,37 @@ func (s *Server) headSizeHint() int {
 	return n
 }
 
-// AppendJSONTail closes a record opened by AppendJSONHead.
-func AppendJSONTail(dst []byte, stale bool, changedFiles int) []byte {
+// AppendJSONTail closes a record opened by AppendJSONHead with the
+// computed fields: stale, changed_files_count and the desired ones.
+func AppendJSONTail(dst []byte, stale bool, changedFiles int, d Desired) []byte {
+	return append(appendDesired(appendCounts(dst, stale, changedFiles), d), '}')
+}
+
+func appendCounts(dst []byte, stale bool, changedFiles int) []byte {
 	if stale {
 		dst = append(dst, `,"stale":true,"changed_files_count":`...)
 	} else {
 		dst = append(dst, `,"stale":false,"changed_files_count":`...)
 	}
-	dst = strconv.AppendInt(dst, int64(changedFiles), 10)
-	return append(dst, '}')
+	return strconv.AppendInt(dst, int64(changedFiles), 10)
+}
+
+// noDesired is appendDesired of the zero Desired: most records of most
+// fleets, written without formatting anything.
+const noDesired = `,"desired_commit_sha":"","behind":false,"behind_since":null`
+
+// appendDesired appends the desired fields of a record's tail.
+func appendDesired(dst []byte, d Desired) []byte {
+	if d == (Desired{}) {
+		return append(dst, noDesired...)
+	}
+	dst = appendKeyString(dst, `,"desired_commit_sha":`, d.CommitSHA)
+	if d.Behind {
+		dst = append(dst, `,"behind":true`...)
+	} else {
+		dst = append(dst, `,"behind":false`...)
+	}
+	return appendKeyTime(dst, `,"behind_since":`, d.BehindSince)
 }
 
 func appendKeyString(dst []byte, key, s string) []byte {

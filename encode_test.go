@@ -17,9 +17,12 @@ func reflectJSON(t testing.TB, s gitops.Server) []byte {
 		t.Fatal(err)
 	}
 	tail, err := json.Marshal(struct {
-		Stale bool `json:"stale"`
-		N     int  `json:"changed_files_count"`
-	}{s.Stale, len(s.ChangedFiles)})
+		Stale       bool        `json:"stale"`
+		N           int         `json:"changed_files_count"`
+		Desired     string      `json:"desired_commit_sha"`
+		Behind      bool        `json:"behind"`
+		BehindSince gitops.Time `json:"behind_since"`
+	}{s.Stale, len(s.ChangedFiles), s.Desired.CommitSHA, s.Desired.Behind, gitops.Time{Time: s.Desired.BehindSince}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +42,8 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 			ValidationMessage: "ok", CommitSHA: "abc1234", Branch: "master", UpdatedBy: "woodpecker",
 			LastPipelineRun: at, LastCronCheck: at.Add(time.Hour), Timestamp: at.Add(time.Hour), StatusSince: at,
 			LastSource: gitops.SourceCron, PipelineStatus: gitops.StatusSynced, DriftStatus: gitops.StatusOutOfSync,
-			Labels: map[string]string{"dc": "dc1", "owner": "ops", "a": "z"}, StaleAfter: "30m", PipelineReportedAt: at, Stale: true}},
+			Labels: map[string]string{"dc": "dc1", "owner": "ops", "a": "z"}, StaleAfter: "30m", PipelineReportedAt: at, Stale: true,
+			Desired: gitops.Desired{CommitSHA: "def5678", Behind: true, BehindSince: at}}},
 		{"escapes", gitops.Server{ValidationMessage: "line1\nline2\t\"quoted\" \\ <b>&amp; \x01 \u2028 \u2029 é 日本 \xff",
 			ChangedFiles: []string{"a\"b", "<script>"}, Labels: map[string]string{"k\n": "v\x00"}}},
 		{"non-UTC times", gitops.Server{Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3*3600))}},

@@ -226,7 +226,7 @@ func FuzzParseDocument(f *testing.F) {
 			checkRecord(t, s)
 		}
 		// Property: export then re-import is the same store.
-		exported := gitops.ExportDocument(doc.Servers)
+		exported := gitops.ExportDocument(doc.Servers, doc.Heads)
 		back, err := gitops.ParseDocument(exported, gitops.ParseOptions{Now: t0.Add(time.Hour)})
 		if err != nil {
 			t.Fatalf("re-import of the export: %v\n%s", err, exported)

@@ -154,6 +154,9 @@ type Server struct {
 
 	// Stale is computed on read (see IsStale); stores fill it in.
 	Stale bool
+	// Desired is computed on read from the heads (see Heads.Desired);
+	// stores fill it in.
+	Desired Desired
 
 	// LegacyWrittenAt is when the legacy API last wrote this server; it picks
 	// the server GET /api/status shows. Not part of the JSON record.

@@ -389,6 +389,7 @@ func TestServerMarshalJSON(t *testing.T) {
 			"pipeline_status": "synced", "drift_status": "out_of_sync", "stale_after": "30m",
 			"pipeline_reported_at": "2026-04-26T10:29:00Z", "cron_reported_at": nil,
 			"stale": true, "changed_files_count": float64(2),
+			"desired_commit_sha": "", "behind": false, "behind_since": nil,
 		}
 		assertJSONMap(t, got, want)
 	})
@@ -396,6 +397,7 @@ func TestServerMarshalJSON(t *testing.T) {
 		got := marshalMap(t, gitops.Server{ServerGroup: "g", Host: "h", Status: gitops.StatusUnknown})
 		for field, want := range map[string]string{
 			"changed_files": `[]`, "labels": `{}`, "changed_files_count": `0`, "stale": `false`,
+			"desired_commit_sha": `""`, "behind": `false`, "behind_since": `null`,
 			"last_pipeline_run": `null`, "last_cron_check": `null`, "timestamp": `null`, "status_since": `null`,
 			"pipeline_reported_at": `null`, "cron_reported_at": `null`,
 			"project_name": `""`, "pipeline_status": `""`, "drift_status": `""`, "stale_after": `""`,

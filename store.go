@@ -16,6 +16,9 @@ type Filter struct {
 	ValidationStatus []ValidationStatus
 	// Stale, when non-nil, keeps only servers whose computed stale equals it.
 	Stale *bool
+	// Behind, when non-nil, keeps only servers whose computed behind
+	// equals it.
+	Behind *bool
 	// Limit is the most servers returned; 0 means no limit.
 	Limit  int
 	Offset int
@@ -94,8 +97,34 @@ type Store interface {
 	// Ping reports whether the database answers. Returns EUNAVAILABLE.
 	Ping(ctx context.Context) error
 
+	HeadStore
+
 	// Close waits for in-flight writes to finish and releases the database.
 	Close() error
+}
+
+// HeadStore keeps the heads of branches (SPEC §10). Every read of a record
+// (Get, List, the encoded and sample readers) computes its Desired from the
+// heads as they are at that read, with the freshness of the record itself:
+// a head set through any process is in the very next read.
+type HeadStore interface {
+	// SetHead applies u in one transaction that holds the head's key: it
+	// reads the current head, calls u.Apply with the store's clock, and
+	// writes the head and the outcome's event. When the outcome is not
+	// applied nothing is written. u must be valid (SetHead.Validate).
+	// Returns EUNAVAILABLE, EINTERNAL.
+	SetHead(ctx context.Context, u SetHead) (HeadOutcome, error)
+
+	// Heads returns every head, sorted by repo_name then branch.
+	Heads(ctx context.Context) ([]Head, error)
+
+	// DeleteHead forgets a head; no event is written. Returns ENOTFOUND.
+	DeleteHead(ctx context.Context, k HeadKey) error
+
+	// ImportHeads writes heads as given (complete heads, as exported) in
+	// one transaction, replacing stored heads with the same key and keeping
+	// the others. No events are written.
+	ImportHeads(ctx context.Context, heads []Head) error
 }
 
 // StoreOptions are what every store needs from the configuration.
@@ -135,12 +164,20 @@ type EncodedServer struct {
 	Head         []byte
 	Stale        bool
 	ChangedFiles int
+	Desired      Desired
+	// DesiredJSON, when not "", is Desired as the tail writes it, encoded
+	// once per head (Heads.DesiredJSON) rather than once per record.
+	DesiredJSON string
 }
 
 // AppendJSON appends the complete record JSON, as (*Server).AppendJSON
 // writes it.
 func (e EncodedServer) AppendJSON(dst []byte) []byte {
-	return AppendJSONTail(append(dst, e.Head...), e.Stale, e.ChangedFiles)
+	if e.DesiredJSON == "" {
+		return AppendJSONTail(append(dst, e.Head...), e.Stale, e.ChangedFiles, e.Desired)
+	}
+	dst = appendCounts(append(dst, e.Head...), e.Stale, e.ChangedFiles)
+	return append(append(dst, e.DesiredJSON...), '}')
 }
 
 // EncodedReader is implemented by stores that can answer reads with records
@@ -168,6 +205,7 @@ type ServerSample struct {
 	LastCronCheck    time.Time
 	StatusSince      time.Time
 	Stale            bool
+	Desired          Desired
 }
 
 // Samples is a view of every stored server at one moment, sorted by
@@ -214,5 +252,6 @@ func (v serverSamples) At(i int, s *ServerSample) {
 		LastCronCheck:    sv.LastCronCheck,
 		StatusSince:      sv.StatusSince,
 		Stale:            sv.Stale,
+		Desired:          sv.Desired,
 	}
 }

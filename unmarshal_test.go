@@ -23,7 +23,8 @@ func TestServerUnmarshalJSON_roundTrip(t *testing.T) {
 		Labels:         map[string]string{"dc": "fra1", "owner": "ops"},
 		PipelineStatus: gitops.StatusSynced, DriftStatus: gitops.StatusOutOfSync,
 		StaleAfter: "30m", PipelineReportedAt: at.Add(-time.Minute), CronReportedAt: at.Add(59 * time.Minute),
-		Stale: true,
+		Stale:   true,
+		Desired: gitops.Desired{CommitSHA: "def5678", Behind: true, BehindSince: at},
 	}
 	b, err := json.Marshal(want)
 	if err != nil {
@@ -38,7 +39,7 @@ func TestServerUnmarshalJSON_roundTrip(t *testing.T) {
 	}
 
 	// A list, with a response's warnings and a field from a newer server.
-	list := `[` + strings.TrimSuffix(string(b), "}") + `,"warnings":["x"],"behind":true}]`
+	list := `[` + strings.TrimSuffix(string(b), "}") + `,"warnings":["x"],"newer_field":true}]`
 	var l []gitops.Server
 	if err := json.Unmarshal([]byte(list), &l); err != nil || len(l) != 1 || !reflect.DeepEqual(l[0], want) {
 		t.Fatalf("list: %v, %+v", err, l)

@@ -306,6 +306,10 @@ type Event struct {
 	ValidationStatus ValidationStatus `json:"validation_status"`
 	ChangedFiles     []string         `json:"changed_files"`
 	UpdatedBy        string           `json:"updated_by"`
+	// RepoName and Branch name the head of a desired event (source git),
+	// whose server_group and host are empty; other events leave them out.
+	RepoName string `json:"repo_name,omitempty"`
+	Branch   string `json:"branch,omitempty"`
 	// Changes lists what made the event, in the order of Changes: a new
 	// server's event is ["created"], any other names the fields whose
 	// value changed. Never nil in a stored event.

@@ -89,6 +89,7 @@ type Info struct {
 type Summary struct {
 	Total         int                              `json:"total"`
 	Stale         int                              `json:"stale"`
+	Behind        int                              `json:"behind"`
 	ByStatus      map[gitops.Status]int            `json:"by_status"`
 	ByGroup       map[string]map[gitops.Status]int `json:"by_group"`
 	ByEnvironment map[string]map[gitops.Status]int `json:"by_environment"`
@@ -285,6 +286,9 @@ func filterQuery(f gitops.Filter) url.Values {
 	}
 	if f.Stale != nil {
 		q.Set("stale", strconv.FormatBool(*f.Stale))
+	}
+	if f.Behind != nil {
+		q.Set("behind", strconv.FormatBool(*f.Behind))
 	}
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))

@@ -151,9 +151,28 @@ func newReadBenchAPI(b *testing.B, n int, encoded bool) http.Handler {
 	return httpapi.New(httpapi.Config{Store: store, Version: "bench"}).Handler()
 }
 
-func benchmarkGetStatusAll(b *testing.B, encoded bool) {
+// BenchmarkGetStatusAllEncodedBehind is BenchmarkGetStatusAllEncoded with
+// the servers' branch at another commit: every record computes and
+// writes behind (SPEC §10).
+func BenchmarkGetStatusAllEncodedBehind(b *testing.B) {
+	benchmarkGetStatusAllWith(b, true, func(h http.Handler) {
+		req := httptest.NewRequest("POST", "/desired", strings.NewReader(`{"repo_name":"org/rsyslog","branch":"master","commit_sha":"feedfacefeedface"}`))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("POST /desired: %d %s", w.Code, w.Body)
+		}
+	})
+}
+
+func benchmarkGetStatusAll(b *testing.B, encoded bool) { benchmarkGetStatusAllWith(b, encoded, nil) }
+
+func benchmarkGetStatusAllWith(b *testing.B, encoded bool, setup func(http.Handler)) {
 	const n = 10000
 	h := newReadBenchAPI(b, n, encoded)
+	if setup != nil {
+		setup(h)
+	}
 	w := &discardRecorder{h: http.Header{}}
 	req := httptest.NewRequest("GET", "/status", nil)
 	b.ReportAllocs()

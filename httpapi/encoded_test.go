@@ -155,7 +155,7 @@ func TestWarningsSplicedIntoRecord(t *testing.T) {
 	e := newEnv(t)
 	rec := e.want(http.StatusOK, "POST", "/status/pipeline", `{"server_group":"g","host":"h","status":"synced","x<y":1,"a\"b":2}`)
 	body := rec.Body.String()
-	want := `,"stale":false,"changed_files_count":0,"warnings":["unknown field \"a\\\"b\" was ignored","unknown field \"x\u003cy\" was ignored"]}` + "\n"
+	want := `,"stale":false,"changed_files_count":0,"desired_commit_sha":"","behind":false,"behind_since":null,"warnings":["unknown field \"a\\\"b\" was ignored","unknown field \"x\u003cy\" was ignored"]}` + "\n"
 	if !strings.HasSuffix(body, want) {
 		t.Fatalf("answer ends %q, want %q", body[max(0, len(body)-len(want)):], want)
 	}

@@ -249,6 +249,12 @@ func (brokenStore) Ping(context.Context) error {
 	return gitops.Errorf(gitops.EUNAVAILABLE, "database is locked out")
 }
 func (brokenStore) Close() error { return nil }
+func (brokenStore) SetHead(context.Context, gitops.SetHead) (gitops.HeadOutcome, error) {
+	return gitops.HeadOutcome{}, errBroken
+}
+func (brokenStore) Heads(context.Context) ([]gitops.Head, error)     { return nil, errBroken }
+func (brokenStore) DeleteHead(context.Context, gitops.HeadKey) error { return errBroken }
+func (brokenStore) ImportHeads(context.Context, []gitops.Head) error { return errBroken }
 
 func newBrokenAPI(t *testing.T, logs *bytes.Buffer) http.Handler {
 	t.Helper()

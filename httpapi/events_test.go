@@ -182,7 +182,7 @@ func TestHistoryDefaultLimit(t *testing.T) {
 func TestSummary(t *testing.T) {
 	e := newEnv(t, withStaleAfter(time.Hour))
 	jsonEqual(t, object(t, e.want(http.StatusOK, "GET", "/summary", "")), `{
-		"total": 0, "stale": 0,
+		"total": 0, "stale": 0, "behind": 0,
 		"by_status": {"synced": 0, "out_of_sync": 0, "failed": 0, "unknown": 0},
 		"by_group": {}, "by_environment": {}}`)
 
@@ -190,7 +190,7 @@ func TestSummary(t *testing.T) {
 	e.clock.Advance(2 * time.Hour)
 	e.pipeline("c", "1", "synced", `"environment":"prod"`)
 	jsonEqual(t, object(t, e.want(http.StatusOK, "GET", "/summary", "")), `{
-		"total": 6, "stale": 5,
+		"total": 6, "stale": 5, "behind": 0,
 		"by_status": {"synced": 3, "out_of_sync": 1, "failed": 1, "unknown": 1},
 		"by_group": {
 			"a": {"synced": 1, "out_of_sync": 1, "failed": 1, "unknown": 0},
@@ -210,7 +210,9 @@ func TestIndexHealthReady(t *testing.T) {
 			"POST /status/pipeline", "POST /status/cron",
 			"GET /status", "GET /status/{server_group}", "GET /status/{server_group}/{host}",
 			"DELETE /status/{server_group}/{host}", "GET /status/{server_group}/{host}/history",
-			"GET /events", "GET /summary", "GET /api/status", "POST /api/status",
+			"GET /events", "GET /summary",
+			"POST /desired", "GET /desired", "DELETE /desired/{repo_name}/{branch}",
+			"GET /api/status", "POST /api/status",
 			"GET /openapi.yaml"],
 		"auth_enabled": false}`)
 	jsonEqual(t, object(t, e.want(http.StatusOK, "GET", "/health", "")), `{"status": "ok"}`)

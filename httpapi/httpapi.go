@@ -264,6 +264,10 @@ func (s *Server) routes() []route {
 		{"GET", "/events", read, s.handleEvents},
 		{"GET", "/summary", read, s.handleSummary},
 
+		{"POST", "/desired", pipeline, s.handleSetHead},
+		{"GET", "/desired", read, s.handleHeads},
+		{"DELETE", "/desired/{repo_name}/{branch}", admin, s.handleDeleteHead},
+
 		{"GET", "/api/status", read, s.handleLegacyGet},
 		{"POST", "/api/status", pipeline, s.handleLegacyPost},
 

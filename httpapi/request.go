@@ -273,6 +273,9 @@ func (q query) filter() (gitops.Filter, error) {
 	if f.Stale, err = q.boolean("stale"); err != nil {
 		return f, err
 	}
+	if f.Behind, err = q.boolean("behind"); err != nil {
+		return f, err
+	}
 	if f.Limit, err = q.integer("limit", 1, math.MaxInt, 0); err != nil {
 		return f, err
 	}
@@ -286,7 +289,7 @@ func (q query) filter() (gitops.Filter, error) {
 // alone would, before paging.
 func narrows(f gitops.Filter) bool {
 	return len(f.Host) > 0 || len(f.ServerType) > 0 || len(f.Environment) > 0 ||
-		len(f.Status) > 0 || len(f.ValidationStatus) > 0 || f.Stale != nil
+		len(f.Status) > 0 || len(f.ValidationStatus) > 0 || f.Stale != nil || f.Behind != nil
 }
 
 // Limits of the event endpoints.

@@ -52,7 +52,10 @@ const seedPipelineRecord = `{
   "pipeline_reported_at": null,
   "cron_reported_at": null,
   "stale": false,
-  "changed_files_count": 0
+  "changed_files_count": 0,
+  "desired_commit_sha": "",
+  "behind": false,
+  "behind_since": null
 }`
 
 // The record after the seed's cron curl, 30 minutes later: the drift
@@ -83,7 +86,10 @@ const seedCronRecord = `{
   "pipeline_reported_at": null,
   "cron_reported_at": null,
   "stale": false,
-  "changed_files_count": 2
+  "changed_files_count": 2,
+  "desired_commit_sha": "",
+  "behind": false,
+  "behind_since": null
 }`
 
 func TestSeedCurlExamples(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 type summary struct {
 	Total         int                              `json:"total"`
 	Stale         int                              `json:"stale"`
+	Behind        int                              `json:"behind"`
 	ByStatus      map[gitops.Status]int            `json:"by_status"`
 	ByGroup       map[string]map[gitops.Status]int `json:"by_group"`
 	ByEnvironment map[string]map[gitops.Status]int `json:"by_environment"`
@@ -36,6 +37,9 @@ func summarize(servers []gitops.Server) summary {
 		srv := &servers[i]
 		if srv.Stale {
 			sum.Stale++
+		}
+		if srv.Desired.Behind {
+			sum.Behind++
 		}
 		sum.ByStatus[srv.Status]++
 		g := sum.ByGroup[srv.ServerGroup]

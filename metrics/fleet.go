@@ -25,6 +25,8 @@ const (
 	famLastCron     = "gitops_server_last_cron_check_timestamp_seconds"
 	famStatusSince  = "gitops_server_status_since_timestamp_seconds"
 	famStale        = "gitops_server_stale"
+	famBehind       = "gitops_server_behind"
+	famBehindSince  = "gitops_server_behind_since_timestamp_seconds"
 	famServers      = "gitops_servers"
 	famStoreUp      = "gitops_store_up"
 )
@@ -32,7 +34,7 @@ const (
 // FleetFamilies names the families the scrape writes without the registry,
 // in the order it writes them.
 var FleetFamilies = []string{famStatus, famValidation, famChangedFiles, famLastPipeline, famLastCron,
-	famStatusSince, famStale, famServers, famStoreUp}
+	famStatusSince, famStale, famBehind, famBehindSince, famServers, famStoreUp}
 
 var help = map[string]string{
 	famStatus:       "1 for the server's current status, 0 for the other values: one series per server and status.",
@@ -42,6 +44,8 @@ var help = map[string]string{
 	famLastCron:     "When a drift check last reported the server, in unix seconds; absent before the first.",
 	famStatusSince:  "When the server's status last changed value, in unix seconds; absent when unknown.",
 	famStale:        "1 when the server is stale: its newest report is older than its staleness threshold.",
+	famBehind:       "1 when the server is behind: its branch's head (SPEC §10) is another commit than the one it runs.",
+	famBehindSince:  "When the server's branch moved to the commit it is behind, in unix seconds; absent while not behind.",
 	famServers:      "Servers per server_group and status.",
 	famStoreUp:      "1 when this scrape read every server from the store; 0 when the store could not be read and the per-server series are missing.",
 }
@@ -236,6 +240,7 @@ const noTime = math.MinInt64
 // twice as long at 100,000 servers.
 type row struct {
 	lastPipeline, lastCron, since int64 // unix microseconds or noTime
+	behindSince                   int64 // unix microseconds, noTime while not behind
 	labelsEnd                     uint32
 	files                         int32
 	status, validation            int8 // index in gitops.Statuses, ValidationStatuses; -1 for none
@@ -279,7 +284,10 @@ func (sn *snapshot) take(v gitops.Samples) {
 			lastPipeline: micros(s.LastPipelineRun), lastCron: micros(s.LastCronCheck), since: micros(s.StatusSince),
 			labelsEnd: uint32(len(sn.labels)), files: int32(min(s.ChangedFiles, math.MaxInt32)),
 			status: indexOf(gitops.Statuses, s.Status), validation: indexOf(gitops.ValidationStatuses, s.ValidationStatus),
-			stale: s.Stale,
+			stale: s.Stale, behindSince: noTime,
+		}
+		if s.Desired.Behind {
+			r.behindSince = micros(s.Desired.BehindSince)
 		}
 		sn.rows = append(sn.rows, r)
 		if len(sn.groups) == 0 || sn.groups[len(sn.groups)-1].group != s.ServerGroup {
@@ -353,6 +361,16 @@ func writeFleet(x *expo, v gitops.Samples) error {
 		{famStale, func(r *row, labels []byte) {
 			x.open(famStale, labels, "", "")
 			x.bit(r.stale)
+		}},
+		{famBehind, func(r *row, labels []byte) {
+			x.open(famBehind, labels, "", "")
+			x.bit(r.behindSince != noTime)
+		}},
+		{famBehindSince, func(r *row, labels []byte) {
+			if r.behindSince != noTime {
+				x.open(famBehindSince, labels, "", "")
+				x.seconds(r.behindSince)
+			}
 		}},
 	}
 	for _, p := range passes {

@@ -87,6 +87,7 @@ var batchBuckets = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}
 // one per method of gitops.Store and its optional readers.
 var storeOperations = []string{
 	"apply", "get", "list", "delete", "events", "prune_events", "legacy_latest", "import", "ping",
+	"set_head", "heads", "delete_head", "import_heads",
 	"get_encoded", "list_encoded", "read_samples",
 }
 

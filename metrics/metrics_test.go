@@ -55,8 +55,14 @@ func seed(t *testing.T, s gitops.Store, c *storetest.Clock) {
 		apply(t, s, &gitops.PipelineUpdate{
 			ServerGroup: "rsyslog-prod", Host: fmt.Sprintf("rsyslog-%02d", i), ServerType: "rsyslog", Environment: "prod",
 			Status: st, ValidationStatus: gitops.ValidationStatuses[i], ChangedFiles: []string{"/etc/a", "/etc/b"}[:i%3],
-			CommitSHA: "abc1234", StaleAfter: "30m",
+			CommitSHA: []string{"abc1234", "ABC1234", "def5678", "def5678"}[i], StaleAfter: "30m",
+			RepoName: "rsyslog", Branch: "master",
 		})
+	}
+	// rsyslog's master moves to def5678: -00 and -01 are behind.
+	c.Set(t0.Add(20 * time.Minute))
+	if _, err := s.SetHead(context.Background(), gitops.SetHead{RepoName: "org/rsyslog", Branch: "master", CommitSHA: "def5678"}); err != nil {
+		t.Fatal(err)
 	}
 	c.Set(t0.Add(10 * time.Minute))
 	apply(t, s, &gitops.CronUpdate{ServerGroup: "nginx-dev", Host: "web-1", ServerType: `ng"inx\`, Environment: "dev\nlab",
@@ -177,6 +183,13 @@ func TestPerServerSeries(t *testing.T) {
 	check(t, mfs, "gitops_server_stale", []string{
 		fmt.Sprintf(srv+" 1", 0), fmt.Sprintf(srv+" 1", 1), fmt.Sprintf(srv+" 1", 2), fmt.Sprintf(srv+" 0", 3),
 		nginx + " 0", never + " 0",
+	})
+	check(t, mfs, "gitops_server_behind", []string{
+		fmt.Sprintf(srv+" 1", 0), fmt.Sprintf(srv+" 1", 1), fmt.Sprintf(srv+" 0", 2), fmt.Sprintf(srv+" 0", 3),
+		nginx + " 0", never + " 0",
+	})
+	check(t, mfs, "gitops_server_behind_since_timestamp_seconds", []string{
+		fmt.Sprintf(srv+" %s", 0, sec(20*time.Minute)), fmt.Sprintf(srv+" %s", 1, sec(20*time.Minute)),
 	})
 	check(t, mfs, "gitops_servers", []string{
 		"server_group=imported,status=failed 0", "server_group=imported,status=out_of_sync 0",

@@ -496,8 +496,10 @@ func safeApply(u gitops.Update, cur *gitops.Server, now time.Time) (o gitops.Out
 
 // fillStale sets each outcome's Server.Stale at the time its update read.
 func (s *Store) fillStale(outs []gitops.Outcome, nows []time.Time) {
+	heads := s.cache.heads()
 	for i := range outs {
 		outs[i].Server.Stale = outs[i].Server.IsStale(nows[i], s.staleAfter)
+		heads.FillDesired(&outs[i].Server)
 	}
 }
 

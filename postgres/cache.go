@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/internal/index"
@@ -61,6 +62,8 @@ type cache struct {
 	// pub serializes every change of idx, n and own.
 	pub sync.Mutex
 	idx *index.Index
+	// headSet are the heads at n (see desired.go).
+	headSet atomic.Pointer[gitops.Heads]
 	// n is the counter value idx is the state at; -1 before the first load.
 	n int64
 	// own interns the entries the store's writer publishes; refreshes use
@@ -129,7 +132,8 @@ func (s *Store) runRefresh(f *flight) {
 
 // cachedColumn is one column of serverColumns as the refresh reads it.
 // keep columns are read for every row (the index filters on them, the
-// per-server metrics read them, or they are not in the head); the others only for rows without a head, which
+// per-server metrics read them, a record's head is found by them, or they
+// are not in the head); the others only for rows without a head, which
 // are encoded from their columns, and are empty otherwise, as they are in
 // the placeholder rows of the counter and of deletions.
 type cachedColumn struct {
@@ -140,11 +144,11 @@ type cachedColumn struct {
 
 var cachedColumns = []cachedColumn{
 	{"server_group", true, "''"}, {"host", true, "''"},
-	{"project_name", false, "''"}, {"repo_name", false, "''"},
+	{"project_name", false, "''"}, {"repo_name", true, "''"},
 	{"server_type", true, "''"}, {"environment", true, "''"}, {"status", true, "''"},
 	{"changed_files", false, "'{}'::text[]"},
 	{"validation_status", true, "''"},
-	{"validation_message", false, "''"}, {"commit_sha", false, "''"}, {"branch", false, "''"}, {"updated_by", false, "''"},
+	{"validation_message", false, "''"}, {"commit_sha", true, "''"}, {"branch", true, "''"}, {"updated_by", false, "''"},
 	{"last_pipeline_run", true, "NULL::timestamptz"}, {"last_cron_check", true, "NULL::timestamptz"},
 	{`"timestamp"`, false, "NULL::timestamptz"}, {"status_since", true, "NULL::timestamptz"},
 	{"last_source", false, "''"}, {"labels", false, "'{}'::jsonb"},
@@ -205,7 +209,7 @@ func refreshQuery(delta bool) string {
 	UNION ALL
 	SELECT ` + deletion.String() + `, NULL, change, 2, 0 FROM server_deletions WHERE change > $1`
 	}
-	return q
+	return q + headRows(delta)
 }
 
 var (
@@ -221,6 +225,10 @@ type refreshed struct {
 	// number of that state.
 	servers map[gitops.Key]*index.Entry
 	changes map[gitops.Key]int64
+	// headsRead says the heads changed since the cache's copy (or the
+	// refresh is full), and heads are then every head.
+	headsRead bool
+	heads     []gitops.Head
 }
 
 // refresh brings the cache up to the database's current state: one delta
@@ -262,6 +270,9 @@ func (s *Store) refresh(ctx context.Context) error {
 		// which is also right over a cache the writer moved past since.
 		c.idx.Publish(r.servers)
 	}
+	if r.headsRead {
+		c.headSet.Store(gitops.NewHeads(r.heads))
+	}
 	c.n = r.n
 	return nil
 }
@@ -292,6 +303,12 @@ func (s *Store) readChanges(ctx context.Context, delta bool, since int64) (*refr
 		switch kind {
 		case kindCounter:
 			r.n, r.horizon = change, extra
+			continue
+		case kindHeadsVersion:
+			r.headsRead = true
+			continue
+		case kindHead:
+			r.heads = append(r.heads, headOfRow(&sv))
 			continue
 		case kindServer, kindDeletion:
 		default:
@@ -357,7 +374,7 @@ func (s *Store) GetEncoded(ctx context.Context, k gitops.Key) (gitops.EncodedSer
 	if e == nil {
 		return gitops.EncodedServer{}, notFound(k)
 	}
-	return e.Encoded(s.clock(), s.staleAfter), nil
+	return e.Encoded(s.clock(), s.staleAfter, s.cache.heads()), nil
 }
 
 // ListEncoded is List, encoded: from the cache, after bringing it up to
@@ -371,7 +388,7 @@ func (s *Store) ListEncoded(ctx context.Context, f gitops.Filter) ([]gitops.Enco
 	if err := s.sync(ctx); err != nil {
 		return nil, 0, err
 	}
-	out, total := s.cache.idx.List(f, s.clock(), s.staleAfter)
+	out, total := s.cache.idx.List(f, s.clock(), s.staleAfter, s.cache.heads())
 	return out, total, nil
 }
 
@@ -386,5 +403,5 @@ func (s *Store) ReadSamples(ctx context.Context, fn func(gitops.Samples) error) 
 	if err := s.sync(ctx); err != nil {
 		return err
 	}
-	return s.cache.idx.ReadSamples(s.clock(), s.staleAfter, fn)
+	return s.cache.idx.ReadSamples(s.clock(), s.staleAfter, s.cache.heads(), fn)
 }

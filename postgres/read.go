@@ -26,6 +26,11 @@ func (s *Store) Get(ctx context.Context, k gitops.Key) (gitops.Server, error) {
 		return gitops.Server{}, err
 	}
 	sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
+	heads, err := s.syncedHeads(ctx)
+	if err != nil {
+		return gitops.Server{}, err
+	}
+	heads.FillDesired(&sv)
 	return sv, nil
 }
 
@@ -58,6 +63,11 @@ func (s *Store) LegacyLatest(ctx context.Context) (gitops.Server, error) {
 		return gitops.Server{}, err
 	}
 	sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
+	heads, err := s.syncedHeads(ctx)
+	if err != nil {
+		return gitops.Server{}, err
+	}
+	heads.FillDesired(&sv)
 	return sv, nil
 }
 
@@ -115,6 +125,22 @@ func (w *where) staleClause(now time.Time, global time.Duration) string {
 // a paged list and its count read one snapshot, so they agree. Returns
 // EUNAVAILABLE, EINTERNAL.
 func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int, error) {
+	heads, err := s.syncedHeads(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if f.Behind != nil {
+		// behind is computed from the heads, not stored: filter it after
+		// the SQL, then page.
+		all := f
+		all.Behind, all.Limit, all.Offset = nil, 0, 0
+		servers, _, err := s.List(ctx, all)
+		if err != nil {
+			return nil, 0, err
+		}
+		page, total := gitops.PageBehind(servers, *f.Behind, f.Limit, f.Offset)
+		return page, total, nil
+	}
 	now := s.clock()
 	var w where
 	anyOf(&w, "server_group", f.ServerGroup)
@@ -143,7 +169,7 @@ func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int
 
 	var servers []gitops.Server
 	var total int
-	err := s.read(ctx, "listing servers", func(ctx context.Context) error {
+	err = s.read(ctx, "listing servers", func(ctx context.Context) error {
 		servers, total = []gitops.Server{}, 0
 		if !paged {
 			rows, _ := s.pool.Query(ctx, q, args...)
@@ -186,6 +212,9 @@ func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int
 	})
 	if err != nil {
 		return nil, 0, err
+	}
+	for i := range servers {
+		heads.FillDesired(&servers[i])
 	}
 	return servers, total, nil
 }

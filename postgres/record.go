@@ -109,7 +109,7 @@ const insertEvent = `INSERT INTO events ("time", server_group, host, source, sta
 	RETURNING id`
 
 const eventColumns = `id, "time", server_group, host, source, status, previous_status,
-	commit_sha, validation_status, changed_files, updated_by, changes`
+	commit_sha, validation_status, changed_files, updated_by, changes, repo_name, branch`
 
 // scanner is pgx.Row or pgx.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -269,7 +269,7 @@ func scanEvent(sc scanner, e *gitops.Event) error {
 	var source, status, prev, validation string
 	var changes []string // nil for NULL
 	if err := sc.Scan(&e.ID, &at, &e.ServerGroup, &e.Host, &source, &status, &prev,
-		&e.CommitSHA, &validation, &e.ChangedFiles, &e.UpdatedBy, &changes); err != nil {
+		&e.CommitSHA, &validation, &e.ChangedFiles, &e.UpdatedBy, &changes, &e.RepoName, &e.Branch); err != nil {
 		return err
 	}
 	e.Time = gitops.Time{Time: fromTS(at)}

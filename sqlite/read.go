@@ -55,6 +55,11 @@ func (s *Store) Get(ctx context.Context, k gitops.Key) (gitops.Server, error) {
 		return gitops.Server{}, s.readError("reading server "+k.String(), err)
 	}
 	sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
+	heads, err := s.currentHeads(ctx)
+	if err != nil {
+		return gitops.Server{}, err
+	}
+	heads.FillDesired(&sv)
 	return sv, nil
 }
 
@@ -70,13 +75,13 @@ func (s *Store) GetEncoded(ctx context.Context, k gitops.Key) (gitops.EncodedSer
 		if err != nil {
 			return gitops.EncodedServer{}, err
 		}
-		return gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles)}, nil
+		return gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles), Desired: sv.Desired}, nil
 	}
 	e := s.idx.Get(k)
 	if e == nil {
 		return gitops.EncodedServer{}, notFound(k)
 	}
-	return e.Encoded(s.clock(), s.staleAfter), nil
+	return e.Encoded(s.clock(), s.staleAfter, s.heads.Load()), nil
 }
 
 // ListEncoded is List, encoded: from the index, filtered and paged as List
@@ -98,11 +103,11 @@ func (s *Store) ListEncoded(ctx context.Context, f gitops.Filter) ([]gitops.Enco
 		out := make([]gitops.EncodedServer, len(servers))
 		for i := range servers {
 			sv := &servers[i]
-			out[i] = gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles)}
+			out[i] = gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles), Desired: sv.Desired}
 		}
 		return out, total, nil
 	}
-	out, total := s.idx.List(f, s.clock(), s.staleAfter)
+	out, total := s.idx.List(f, s.clock(), s.staleAfter, s.heads.Load())
 	return out, total, nil
 }
 
@@ -124,7 +129,7 @@ func (s *Store) ReadSamples(ctx context.Context, fn func(gitops.Samples) error) 
 		}
 		return fn(gitops.SamplesOf(servers))
 	}
-	return s.idx.ReadSamples(s.clock(), s.staleAfter, fn)
+	return s.idx.ReadSamples(s.clock(), s.staleAfter, s.heads.Load(), fn)
 }
 
 // LegacyLatest returns the server most recently written through the legacy
@@ -145,6 +150,11 @@ func (s *Store) LegacyLatest(ctx context.Context) (gitops.Server, error) {
 			return gitops.Server{}, s.readError("reading the legacy server", err)
 		}
 		sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
+		heads, err := s.currentHeads(ctx)
+		if err != nil {
+			return gitops.Server{}, err
+		}
+		heads.FillDesired(&sv)
 		return sv, nil
 	}
 	return gitops.Server{}, gitops.Errorf(gitops.ENOTFOUND, "no server was written through the legacy API or imported")
@@ -187,6 +197,22 @@ func (w *where) String() string {
 func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int, error) {
 	if s.closed.Load() {
 		return nil, 0, errClosed()
+	}
+	heads, err := s.currentHeads(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if f.Behind != nil {
+		// behind is computed from the heads, not stored: filter it after
+		// the SQL, then page.
+		all := f
+		all.Behind, all.Limit, all.Offset = nil, 0, 0
+		servers, _, err := s.List(ctx, all)
+		if err != nil {
+			return nil, 0, err
+		}
+		page, total := gitops.PageBehind(servers, *f.Behind, f.Limit, f.Offset)
+		return page, total, nil
 	}
 	now := s.clock()
 	var w where
@@ -247,6 +273,7 @@ func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int
 			return nil, 0, s.readError("listing servers", err)
 		}
 		sv.Stale = sv.IsStale(now, s.staleAfter)
+		heads.FillDesired(sv)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, s.readError("listing servers", err)

@@ -48,7 +48,7 @@ const insertEvent = `INSERT INTO events (time, server_group, host, source, statu
 	commit_sha, validation_status, changed_files, updated_by, changes) VALUES (?,?,?,?,?,?,?,?,?,?,?)`
 
 const eventColumns = `id, time, server_group, host, source, status, previous_status,
-	commit_sha, validation_status, changed_files, updated_by, changes`
+	commit_sha, validation_status, changed_files, updated_by, changes, repo_name, branch`
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -359,8 +359,11 @@ func validLabels(m map[string]string) map[string]string {
 func scanEvent(sc scanner, e *gitops.Event) error {
 	var changes sql.NullString
 	if err := sc.Scan(&e.ID, nullTime{&e.Time.Time}, &e.ServerGroup, &e.Host, &e.Source, &e.Status, &e.PreviousStatus,
-		&e.CommitSHA, &e.ValidationStatus, jsonCol{&e.ChangedFiles}, &e.UpdatedBy, &changes); err != nil {
+		&e.CommitSHA, &e.ValidationStatus, jsonCol{&e.ChangedFiles}, &e.UpdatedBy, &changes, &e.RepoName, &e.Branch); err != nil {
 		return err
+	}
+	if e.Source == gitops.SourceGit {
+		e.ServerGroup, e.Host = "", "" // stored as noServer (see desired.go)
 	}
 	if !changes.Valid {
 		// Written by a binary older than migration 0003.

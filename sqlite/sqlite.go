@@ -72,9 +72,12 @@ type Store struct {
 	// Prepared on the readers' pool for the hot single-row reads.
 	getStmt, legacyWS, legacyIS *sql.Stmt
 
-	w    *writer      // nil when read-only
-	idx  *index.Index // nil when read-only
-	lock *os.File
+	w   *writer      // nil when read-only
+	idx *index.Index // nil when read-only
+	// heads are the heads of branches, published by the writer (see
+	// desired.go); unused when read-only.
+	heads atomic.Pointer[gitops.Heads]
+	lock  *os.File
 	// headsOK says index.DecodeHead reads this build's heads back exactly, so
 	// records are read from the index rather than with SQL.
 	headsOK bool
@@ -208,6 +211,12 @@ func open(path string, opts gitops.StoreOptions, lock *os.File) (_ *Store, err e
 		return nil, fmt.Errorf("loading servers: %w", err)
 	}
 	s.idx = index.New(entries)
+	heads, err := loadHeads(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("loading heads: %w", err)
+	}
+	s.heads.Store(heads)
 	if s.w, err = newWriter(ctx, s, conn, s.idx, in); err != nil {
 		conn.Close()
 		return nil, err

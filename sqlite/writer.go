@@ -58,6 +58,10 @@ type writer struct {
 	// instead of the published index and which is published on commit.
 	changes []change
 	pending map[gitops.Key]*index.Entry
+	// reqHeads are the heads the running request left (nil: unchanged),
+	// pendingHeads those of the batch's requests that succeeded, published
+	// on commit (see desired.go).
+	reqHeads, pendingHeads *gitops.Heads
 
 	beginErr error // why beginTx failed
 
@@ -227,9 +231,7 @@ func (w *writer) runBatch(batch []*request, errs []error) {
 				w.abort(batch, errs, dbError("writing", err))
 				return
 			}
-			for _, c := range w.changes {
-				w.pending[c.k] = c.e
-			}
+			w.keepChanges()
 			w.dropChanges()
 			continue
 		}
@@ -275,9 +277,7 @@ func (w *writer) runPlain(batch []*request, errs []error) bool {
 		if err := runRequest(w, r); err != nil {
 			return false
 		}
-		for _, c := range w.changes {
-			w.pending[c.k] = c.e
-		}
+		w.keepChanges()
 		w.dropChanges()
 	}
 	return true
@@ -294,6 +294,9 @@ func (w *writer) commitBatch(batch []*request, errs []error) {
 		return
 	}
 	w.idx.Publish(w.pending)
+	if w.pendingHeads != nil {
+		w.s.heads.Store(w.pendingHeads)
+	}
 	w.forget()
 	committed := 0
 	for _, err := range errs {
@@ -319,11 +322,23 @@ func (w *writer) abort(batch []*request, errs []error, err error) {
 func (w *writer) forget() {
 	w.dropChanges()
 	clear(w.pending)
+	w.pendingHeads = nil
+}
+
+// keepChanges adds the running request's changes to the batch's.
+func (w *writer) keepChanges() {
+	for _, c := range w.changes {
+		w.pending[c.k] = c.e
+	}
+	if w.reqHeads != nil {
+		w.pendingHeads = w.reqHeads
+	}
 }
 
 func (w *writer) dropChanges() {
 	clear(w.changes)
 	w.changes = w.changes[:0]
+	w.reqHeads = nil
 }
 
 // reload reads the whole index from the database again. When it cannot,
@@ -334,6 +349,9 @@ func (w *writer) reload() {
 		return
 	}
 	w.idx.Reset(fresh)
+	if heads, err := loadHeads(context.Background(), w.conn); err == nil {
+		w.s.heads.Store(heads)
+	}
 }
 
 // current returns the entry of k as the batch so far left it, nil when the
@@ -634,6 +652,7 @@ func (s *Store) Apply(ctx context.Context, u gitops.Update) (gitops.Outcome, err
 		normalize(&out.Server)
 	}
 	out.Server.Stale = out.Server.IsStale(now, s.staleAfter)
+	s.heads.Load().FillDesired(&out.Server)
 	return out, nil
 }
 

@@ -26,7 +26,7 @@ import (
 // (Close, dropping a database) on t itself. Each subtest opens its own
 // store with its own clock (a Clock) and global staleness threshold, and
 // the suite never runs subtests in parallel, so an opener may reuse one
-// database by emptying it (servers, events and the record of an import).
+// database by emptying it (servers, events, heads and the record of an import).
 //
 // Beyond the gitops.Store contract, the suite expects a store to read its
 // clock while it holds the server being updated, so that the times an
@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T, opts gitops.StoreOptions) gitops.
 	t.Run("Samples", h.testSamples)
 	t.Run("Batches", h.testBatches)
 	t.Run("Outbox", h.testOutbox)
+	t.Run("Desired", h.testDesired)
 }
 
 type harness struct {

@@ -63,13 +63,13 @@ func TestBuildDetail(t *testing.T) {
 		"validation_status", "validation_message", "commit_sha", "branch", "updated_by", "project_name",
 		"repo_name", "server_type", "environment", "pipeline_status", "drift_status", "last_source",
 		"last_pipeline_run", "last_cron_check", "timestamp", "pipeline_reported_at", "cron_reported_at",
-		"changed_files_count"} {
+		"changed_files_count", "desired_commit_sha", "behind", "behind_since"} {
 		if _, ok := byName[name]; !ok {
 			t.Errorf("the server view has no %s", name)
 		}
 	}
-	if len(byName) != 24 {
-		t.Errorf("the server view shows %d fields, want 24 (plus labels and changed files)", len(byName))
+	if len(byName) != 27 {
+		t.Errorf("the server view shows %d fields, want 27 (plus labels and changed files)", len(byName))
 	}
 	if got := byName["stale_after"].Value; got != "0s (never stale)" {
 		t.Errorf("stale_after shows %q", got)

@@ -96,31 +96,39 @@ type row struct {
 	Type        string
 	Commit      string
 	CommitShort string
-	Branch      string
-	Files       int
-	Pipeline    timeCell
-	Cron        timeCell
+	// Behind says the server runs another commit than its branch's head,
+	// Desired (SPEC §10).
+	Behind       bool
+	Desired      string
+	DesiredShort string
+	Branch       string
+	Files        int
+	Pipeline     timeCell
+	Cron         timeCell
 }
 
 func newRow(s *gitops.Server, now time.Time) row {
 	return row{
-		Group:       s.ServerGroup,
-		Host:        s.Host,
-		Href:        serverPath(s.Key()),
-		Status:      s.Status,
-		StatusWord:  statusWord(s.Status),
-		Stale:       s.Stale,
-		For:         forCell(now, s.StatusSince),
-		Validation:  s.ValidationStatus,
-		Message:     s.ValidationMessage,
-		Environment: s.Environment,
-		Type:        s.ServerType,
-		Commit:      s.CommitSHA,
-		CommitShort: shortCommit(s.CommitSHA),
-		Branch:      s.Branch,
-		Files:       len(s.ChangedFiles),
-		Pipeline:    agoCell(now, s.LastPipelineRun),
-		Cron:        agoCell(now, s.LastCronCheck),
+		Group:        s.ServerGroup,
+		Host:         s.Host,
+		Href:         serverPath(s.Key()),
+		Status:       s.Status,
+		StatusWord:   statusWord(s.Status),
+		Stale:        s.Stale,
+		For:          forCell(now, s.StatusSince),
+		Validation:   s.ValidationStatus,
+		Message:      s.ValidationMessage,
+		Environment:  s.Environment,
+		Type:         s.ServerType,
+		Commit:       s.CommitSHA,
+		CommitShort:  shortCommit(s.CommitSHA),
+		Behind:       s.Desired.Behind,
+		Desired:      s.Desired.CommitSHA,
+		DesiredShort: shortCommit(s.Desired.CommitSHA),
+		Branch:       s.Branch,
+		Files:        len(s.ChangedFiles),
+		Pipeline:     agoCell(now, s.LastPipelineRun),
+		Cron:         agoCell(now, s.LastCronCheck),
 	}
 }
 
@@ -175,9 +183,13 @@ type fleet struct {
 	StaleN    int
 	StaleOn   bool
 	StaleHref string
-	Groups    []group
-	Headers   []header
-	Pager     pager
+	// BehindN counts the servers behind their branch's head (SPEC §10).
+	BehindN    int
+	BehindOn   bool
+	BehindHref string
+	Groups     []group
+	Headers    []header
+	Pager      pager
 	// Options are the values the filters offer: every value in the fleet.
 	GroupOptions, EnvOptions, TypeOptions []string
 	Validations                           []gitops.ValidationStatus
@@ -217,14 +229,18 @@ func buildFleet(servers []gitops.Server, q fleetQuery, now time.Time) fleet {
 		}
 		statusOK := len(q.Statuses) == 0 || slices.Contains(q.Statuses, s.Status)
 		staleOK := q.Stale == "" || (q.Stale == "true") == s.Stale
-		if staleOK {
+		behindOK := q.Behind == "" || (q.Behind == "true") == s.Desired.Behind
+		if staleOK && behindOK {
 			byStatus[s.Status]++
 			f.All.N++
 		}
-		if statusOK && s.Stale {
+		if statusOK && behindOK && s.Stale {
 			f.StaleN++
 		}
-		if statusOK && staleOK {
+		if statusOK && staleOK && s.Desired.Behind {
+			f.BehindN++
+		}
+		if statusOK && staleOK && behindOK {
 			shown = append(shown, s)
 		}
 	}
@@ -238,6 +254,7 @@ func buildFleet(servers []gitops.Server, q fleetQuery, now time.Time) fleet {
 	}
 	slices.SortStableFunc(f.Counts, func(a, b statusCount) int { return cmp.Compare(statusRank(a.Status), statusRank(b.Status)) })
 	f.StaleOn, f.StaleHref = q.Stale == "true", q.withStaleToggled()
+	f.BehindOn, f.BehindHref = q.Behind == "true", q.withBehindToggled()
 	f.GroupOptions, f.EnvOptions, f.TypeOptions = sortedKeys(groups), sortedKeys(envs), sortedKeys(types)
 
 	col := columnByKey(q.Sort)

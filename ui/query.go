@@ -22,7 +22,9 @@ type fleetQuery struct {
 	Validations []gitops.ValidationStatus
 	Statuses    []gitops.Status
 	// Stale is "", "true" or "false".
-	Stale   string
+	Stale string
+	// Behind is "", "true" or "false".
+	Behind  string
 	Sort    string
 	Desc    bool
 	Refresh int
@@ -81,6 +83,12 @@ func parseFleetQuery(v url.Values, defaultRefresh int) (fleetQuery, error) {
 		q.Stale = s
 	default:
 		return q, gitops.FieldErrorf("stale", "stale %q is not one of \"true\", \"false\"", v.Get("stale"))
+	}
+	switch s := strings.ToLower(v.Get("behind")); s {
+	case "", "true", "false":
+		q.Behind = s
+	default:
+		return q, gitops.FieldErrorf("behind", "behind %q is not one of \"true\", \"false\"", v.Get("behind"))
 	}
 	if s := v.Get("sort"); s != "" {
 		key, desc := strings.CutPrefix(s, "-")
@@ -149,6 +157,9 @@ func (q fleetQuery) URL() string {
 	if q.Stale != "" {
 		add("stale", q.Stale)
 	}
+	if q.Behind != "" {
+		add("behind", q.Behind)
+	}
 	if q.Sort != defaultSort || q.Desc {
 		if q.Desc {
 			add("sort", "-"+q.Sort)
@@ -174,7 +185,7 @@ func (q fleetQuery) URL() string {
 // filtered reports whether q narrows the fleet at all.
 func (q fleetQuery) filtered() bool {
 	return q.Search != "" || len(q.Groups) > 0 || len(q.Envs) > 0 || len(q.Types) > 0 ||
-		len(q.Validations) > 0 || len(q.Statuses) > 0 || q.Stale != ""
+		len(q.Validations) > 0 || len(q.Statuses) > 0 || q.Stale != "" || q.Behind != ""
 }
 
 // clone returns a copy of q that shares no slice with it, on the first
@@ -211,6 +222,17 @@ func (q fleetQuery) withStaleToggled() string {
 		c.Stale = ""
 	} else {
 		c.Stale = "true"
+	}
+	return c.URL()
+}
+
+// withBehindToggled is the URL of q with the behind=true filter toggled.
+func (q fleetQuery) withBehindToggled() string {
+	c := q.clone()
+	if c.Behind == "true" {
+		c.Behind = ""
+	} else {
+		c.Behind = "true"
 	}
 	return c.URL()
 }

@@ -152,6 +152,11 @@ func (b *bench) runSize(ctx context.Context, be backend, n int) (sizeResult, err
 	if err := seed(ctx, t, n, 32); err != nil {
 		return res, fmt.Errorf("seeding: %w", err)
 	}
+	if b.cfg.heads {
+		if err := setHeads(ctx, t); err != nil {
+			return res, fmt.Errorf("setting heads: %w", err)
+		}
+	}
 
 	ceiling, ct, err := b.startCeiling(ctx, t, filepath.Join(dir, "ceiling"))
 	if err != nil {

@@ -98,6 +98,7 @@ type config struct {
 	rounds      int
 	durationSet bool
 	webhook     string // off, on or both
+	heads       bool
 }
 
 func (c config) concFor(workload string) int {
@@ -133,6 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.alt, "alt", "", "-fleet: a second service binary to compare, run alternately with the first on the same seeded store")
 	fs.IntVar(&c.rounds, "rounds", 1, "-fleet: how many times each build runs on each size's store")
 	fs.StringVar(&c.webhook, "webhook", "off", "on: run the service with --webhooks-file sending every transition to a loopback receiver; both: run each backend without, with, with and without it (names get +webhook, -r1, -r2)")
+	fs.BoolVar(&c.heads, "heads", false, "after seeding, set the head of every seeded repo's branch (POST /desired) to a commit no server runs, so every record is behind and reads compute it (needs a service that has POST /desired)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -412,3 +412,16 @@ func summarize(results []workerResult, elapsed time.Duration) loadResult {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// setHeads sets the head of every repo the seeded servers deploy, on their
+// branch, to a commit none of them runs: every record is then behind, the
+// most a read computes (SPEC §10).
+func setHeads(ctx context.Context, t *target) error {
+	for _, typ := range serverTypes {
+		head := map[string]string{"repo_name": "org/ansible-" + typ, "branch": "main", "commit_sha": "feedfacefeedfacefeedfacefeedfacefeedface"}
+		if err := t.postJSON(ctx, "/desired", head); err != nil {
+			return err
+		}
+	}
+	return nil
+}

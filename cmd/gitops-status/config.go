@@ -50,6 +50,7 @@ type serveConfig struct {
 	TokensFile       string
 	WebhooksFile     string
 	PublicURL        string
+	GitWebhookSecret string
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -74,6 +75,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TokensFile, "tokens-file", "", "YAML (or JSON) file of bearer tokens; reloaded on SIGHUP; empty = authentication off unless "+auth.EnvVar+" holds tokens")
 	fs.StringVar(&c.WebhooksFile, "webhooks-file", "", "YAML (or JSON) file of webhooks notified of drift, failure, recovery and staleness (docs/notifications.md); reloaded on SIGHUP; empty = none")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL users reach this service at (https://gitops-status.example.com); notifications then link to the server's page")
+	fs.StringVar(&c.GitWebhookSecret, "git-webhook-secret", "", "secret of the GitHub, Gitea/Forgejo and GitLab push webhooks POST /hooks/git takes (use "+envPrefix+"GIT_WEBHOOK_SECRET_FILE to read it from a file); empty = the route answers 404")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", time.Minute, "how long a client may take to send a whole request, body included")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", time.Minute, "how long an answer may take to be handled and written; long lists get this long again for every 256 KiB the client reads")

@@ -41,10 +41,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := store.Import(ctx, doc.Servers, gitops.ImportReplace); err != nil {
 		return fmt.Errorf("import failed, nothing was imported: %v", err)
 	}
+	if err := store.ImportHeads(ctx, doc.Heads); err != nil {
+		return fmt.Errorf("the servers were imported, the heads (\"desired\") were not: %v", err)
+	}
 	for _, s := range doc.Skipped {
 		fmt.Fprintf(stderr, "skipped %s\n", s)
 	}
-	fmt.Fprintf(stdout, "imported %d servers from %s (v%s format), skipped %d\n", len(doc.Servers), file, doc.Format, len(doc.Skipped))
+	fmt.Fprintf(stdout, "imported %d servers and %d heads from %s (v%s format), skipped %d\n", len(doc.Servers), len(doc.Heads), file, doc.Format, len(doc.Skipped))
 	return store.Close()
 }
 
@@ -69,7 +72,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("export failed: %v", err)
 	}
-	_, err = stdout.Write(gitops.ExportDocument(servers))
+	heads, err := store.Heads(ctx)
+	if err != nil {
+		return fmt.Errorf("export failed: %v", err)
+	}
+	_, err = stdout.Write(gitops.ExportDocument(servers, heads))
 	return err
 }
 

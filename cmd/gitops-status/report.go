@@ -18,6 +18,7 @@ import (
 )
 
 const reportUsage = `Usage: gitops-status report pipeline|cron [flags] [CHANGED_FILE...]
+       gitops-status report desired --repo REPO [--branch BRANCH] [--commit SHA] (see report desired -h)
 
 Sends a deployment (pipeline) or drift check (cron) report and prints the
 stored record. Changed files come from the arguments and from --changed-files
@@ -100,6 +101,9 @@ func (l *labelsFlag) Set(s string) error {
 
 // runReport runs report pipeline|cron and returns the exit code.
 func runReport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, version string) int {
+	if len(args) > 0 && args[0] == "desired" {
+		return runReportDesired(ctx, args[1:], stdout, stderr, version, os.Getenv)
+	}
 	if len(args) == 0 || (args[0] != "pipeline" && args[0] != "cron") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprint(stdout, reportUsage)

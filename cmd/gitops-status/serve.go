@@ -15,6 +15,7 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/auth"
+	"github.com/gitops-status/gitops-status/githook"
 	"github.com/gitops-status/gitops-status/httpapi"
 	"github.com/gitops-status/gitops-status/metrics"
 	"github.com/gitops-status/gitops-status/ui"
@@ -109,7 +110,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		// GET /metrics and the request metrics (see package metrics).
 		Metrics:        m.Handler(store, cfg.WriteTimeout),
 		ObserveRequest: m.ObserveRequest,
-		Routes:         uiRoutes(store, logger, version, authn),
+		Routes:         append(uiRoutes(store, logger, version, authn), hookRoutes(store, logger, cfg)...),
 	})
 	// Every deadline is set, so a client that sends or reads slowly
 	// (slowloris) is dropped instead of holding a connection for ever.
@@ -256,6 +257,9 @@ func importOnFirstStart(ctx context.Context, store gitops.Store, cfg serveConfig
 		logger.Debug("import file ignored: the store already imported or holds servers", "file", cfg.ImportFile)
 		return
 	}
+	if err := store.ImportHeads(ctx, doc.Heads); err != nil {
+		logger.Error("first-start import of the heads (\"desired\") failed; the servers were imported", "file", cfg.ImportFile, "err", err)
+	}
 	for _, s := range doc.Skipped {
 		logger.Warn("import skipped a record", "file", cfg.ImportFile, "reason", s)
 	}
@@ -294,6 +298,18 @@ func pruneEvents(ctx context.Context, store gitops.Store, retention time.Duratio
 		case <-t.C:
 		}
 	}
+}
+
+// hookRoutes mounts POST /hooks/git (package githook) when a webhook
+// secret is configured; without one the route does not exist (404). The
+// signature is its authentication, so it is an open route: it needs no
+// bearer token, also with a tokens file.
+func hookRoutes(store gitops.Store, logger *slog.Logger, cfg serveConfig) []httpapi.Route {
+	if cfg.GitWebhookSecret == "" {
+		return nil
+	}
+	h := githook.New(githook.Config{Store: store, Secret: cfg.GitWebhookSecret, MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger})
+	return []httpapi.Route{{Method: "POST", Path: "/hooks/git", Handler: h}}
 }
 
 // uiRoutes mounts the status page (package ui) beside the API. With

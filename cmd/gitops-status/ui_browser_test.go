@@ -319,6 +319,8 @@ type apiRecord struct {
 	ChangedFilesCount int      `json:"changed_files_count"`
 	ChangedFiles      []string `json:"changed_files"`
 	Stale             bool     `json:"stale"`
+	Behind            bool     `json:"behind"`
+	DesiredCommitSHA  string   `json:"desired_commit_sha"`
 	StatusSince       *string  `json:"status_since"`
 	LastPipelineRun   *string  `json:"last_pipeline_run"`
 	LastCronCheck     *string  `json:"last_cron_check"`
@@ -327,6 +329,7 @@ type apiRecord struct {
 type apiSummary struct {
 	Total    int                       `json:"total"`
 	Stale    int                       `json:"stale"`
+	Behind   int                       `json:"behind"`
 	ByStatus map[string]int            `json:"by_status"`
 	ByGroup  map[string]map[string]int `json:"by_group"`
 }
@@ -337,6 +340,8 @@ type pageRow struct {
 	Host       string `json:"host"`
 	Status     string `json:"status"`
 	Stale      bool   `json:"stale"`
+	Behind     bool   `json:"behind"`
+	Desired    string `json:"desired"`
 	For        string `json:"for"`
 	ForISO     string `json:"forISO"`
 	Validation string `json:"validation"`
@@ -358,13 +363,14 @@ type pageRow struct {
 const readRows = `Array.from(document.querySelectorAll("table.fleet tbody tr:not(.grp)")).map(function (tr) {
   var c = tr.cells, t = function (i) { return c[i].innerText.trim(); };
   var time = function (i, a) { var e = c[i].querySelector("time"); return e ? e.getAttribute(a) : ""; };
-  var code = c[6].querySelector("code");
+  var code = c[6].querySelector(":scope > code"), desired = c[6].querySelector(".desired code");
   return {
     group: tr.parentElement.dataset.group, host: t(0),
     status: c[1].querySelector(".st").innerText.trim(), stale: !!c[1].querySelector(".badge.stale"),
+    behind: !!c[1].querySelector(".badge.behind"), desired: desired ? desired.innerText.trim() : "",
     for: t(2), forISO: time(2, "datetime"),
     validation: t(3), env: t(4), type: t(5),
-    commit: t(6), commitFull: code ? code.title : "", branch: t(7), files: t(8),
+    commit: code ? code.innerText.trim() : "", commitFull: code ? code.title : "", branch: t(7), files: t(8),
     pipeline: t(9), pipeTitle: time(9, "title"), pipeISO: time(9, "datetime"),
     cron: t(10), cronISO: time(10, "datetime")
   };
@@ -389,14 +395,13 @@ func checkRows(t *testing.T, rows []pageRow, records []apiRecord) {
 		}
 		want := pageRow{
 			Group: r.ServerGroup, Host: r.Host,
-			Status: strings.ReplaceAll(r.Status, "_", " "), Stale: r.Stale,
+			Status: strings.ReplaceAll(r.Status, "_", " "), Stale: r.Stale, Behind: r.Behind,
 			Validation: r.ValidationStatus, Env: r.Environment, Type: r.ServerType,
 			CommitFull: r.CommitSHA, Branch: r.Branch, Files: itoa(r.ChangedFilesCount),
 		}
-		if len(r.CommitSHA) > 7 {
-			want.Commit = r.CommitSHA[:7]
-		} else {
-			want.Commit = r.CommitSHA
+		want.Commit = r.CommitSHA[:min(7, len(r.CommitSHA))]
+		if r.Behind {
+			want.Desired = r.DesiredCommitSHA[:min(7, len(r.DesiredCommitSHA))]
 		}
 		got.For, got.ForISO, got.Pipeline, got.PipeTitle, got.PipeISO, got.Cron, got.CronISO = "", "", "", "", "", "", ""
 		if got != want {

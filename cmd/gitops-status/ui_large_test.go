@@ -65,7 +65,7 @@ func TestUIBrowserLargeFleet(t *testing.T) {
 	}
 	var sum apiSummary
 	apiGet(t, p.URL+"/summary", &sum)
-	want := map[string]int{"all": sum.Total, "stale": sum.Stale}
+	want := map[string]int{"all": sum.Total, "stale": sum.Stale, "behind": sum.Behind}
 	for st, n := range sum.ByStatus {
 		want[st] = n
 	}

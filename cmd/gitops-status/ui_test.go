@@ -52,6 +52,10 @@ func seedLive(t *testing.T, base string) {
 			t.Fatalf("POST %s: %d %v", r.path, code, body)
 		}
 	}
+	// rsyslog's master moved on: the history server is behind.
+	if code, body := post(t, base+"/desired", `{"repo_name":"org/rsyslog","branch":"master","commit_sha":"4444444dddddddd"}`); code != 200 {
+		t.Fatalf("POST /desired: %d %v", code, body)
+	}
 }
 
 // listURL is GET /status with a query.
@@ -82,7 +86,7 @@ func TestUIBrowser(t *testing.T) {
 		var sum apiSummary
 		apiGet(t, p.URL+"/summary", &sum)
 		counts := eval[map[string]int](tb, readCounts)
-		want := map[string]int{"all": sum.Total, "stale": sum.Stale}
+		want := map[string]int{"all": sum.Total, "stale": sum.Stale, "behind": sum.Behind}
 		for st, n := range sum.ByStatus {
 			want[st] = n
 		}
@@ -99,6 +103,37 @@ func TestUIBrowser(t *testing.T) {
 		}
 		if n := eval[int](tb, `document.querySelectorAll("table.fleet .badge.stale").length`); n != sum.Stale {
 			t.Fatalf("%d rows carry the stale badge, /summary counts %d stale", n, sum.Stale)
+		}
+		if sum.Behind == 0 {
+			t.Fatal("the seeded fleet has no server behind its branch")
+		}
+		if n := eval[int](tb, `document.querySelectorAll("table.fleet .badge.behind").length`); n != sum.Behind {
+			t.Fatalf("%d rows carry the behind badge, /summary counts %d behind", n, sum.Behind)
+		}
+	})
+
+	t.Run("the behind count filters the table; the server view shows the desired commit", func(t *testing.T) {
+		tb.t = t
+		tb.open("/ui")
+		tb.follow(chromedp.Click(chromedp.CSS(`ul.counts a[data-status="behind"]`)))
+		if got := tb.path(); got != "/ui?behind=true" {
+			t.Fatalf("after clicking behind the page is %s", got)
+		}
+		rows := eval[[]pageRow](tb, readRows)
+		checkRows(t, rows, records(t, p.URL, "?behind=true"))
+		for _, r := range rows {
+			if !r.Behind || r.Desired != "4444444" {
+				t.Fatalf("the behind filter shows %+v", r)
+			}
+		}
+		tb.open("/ui/" + historyGroup + "/" + historyHost)
+		if n := eval[int](tb, `document.querySelectorAll("h1 .badge.behind").length`); n != 1 {
+			t.Fatalf("the server view of a server behind has %d behind badges in its title, want 1", n)
+		}
+		got := eval[string](tb, `(function () { var c = document.querySelector("dl.fields code"); var dts = document.querySelectorAll("dl.fields dt code");
+		  for (var i = 0; i < dts.length; i++) { if (dts[i].innerText === "desired_commit_sha") { return dts[i].closest("div").querySelector("dd").innerText.trim(); } } return ""; })()`)
+		if got != "4444444dddddddd" {
+			t.Fatalf("the server view shows desired_commit_sha %q, want 4444444dddddddd", got)
 		}
 	})
 

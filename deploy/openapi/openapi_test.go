@@ -7,7 +7,10 @@ package openapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +30,7 @@ import (
 
 	gitops "github.com/gitops-status/gitops-status"
 	"github.com/gitops-status/gitops-status/auth"
+	"github.com/gitops-status/gitops-status/githook"
 	"github.com/gitops-status/gitops-status/httpapi"
 	"github.com/gitops-status/gitops-status/metrics"
 	"github.com/gitops-status/gitops-status/sqlite"
@@ -81,10 +85,27 @@ func newServerWith(t *testing.T, wrap func(gitops.Store) gitops.Store, tokens *s
 		cfg.Routes = append(cfg.Routes, httpapi.Route{Method: rt.Method, Path: rt.Path, Read: rt.Read,
 			Handler: rt.Handler, Credential: ui.TokenFromCookie, Denied: page.Denied})
 	}
+	// POST /hooks/git, as serve mounts it with --git-webhook-secret.
+	cfg.Routes = append(cfg.Routes, httpapi.Route{Method: "POST", Path: "/hooks/git",
+		Handler: githook.New(githook.Config{Store: store, Secret: hookSecret, MaxBodyBytes: 4096})})
 	ts := httptest.NewServer(httpapi.New(cfg).Handler())
 	t.Cleanup(ts.Close)
 	return server{URL: ts.URL}
 }
+
+const hookSecret = "hook-secret"
+
+// signed returns the headers of a GitHub-shaped delivery of body signed
+// with key.
+func signed(event, key, body string) []string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(body))
+	return []string{"X-GitHub-Event", event, "X-Hub-Signature-256", "sha256=" + hex.EncodeToString(m.Sum(nil))}
+}
+
+const hookPush = `{"ref":"refs/heads/master","after":"9f8e7d6c5b4a39281706f5e4d3c2b1a098765432","deleted":false,"repository":{"name":"rsyslog","full_name":"example-org/rsyslog"},"pusher":{"name":"alice"}}`
+
+const hookTag = `{"ref":"refs/tags/v1","after":"9f8e7d6c5b4a39281706f5e4d3c2b1a098765432","repository":{"name":"rsyslog","full_name":"example-org/rsyslog"}}`
 
 // document fetches GET /openapi.yaml and returns it with two validators:
 // a strict one for answers, which reports every field, parameter or header
@@ -295,6 +316,32 @@ var seededExchanges = []exchange{
 	{"GET /events", "GET", "/events?limit=10001", "", nil, 400},
 
 	{"GET /summary", "GET", "/summary", "", nil, 200},
+
+	{"GET /desired", "GET", "/desired", "", nil, 200},
+	{"POST /desired", "POST", "/desired", `{"repo_name":"org/rsyslog","branch":"master","commit_sha":"DEF5678ABC","updated_by":"github"}`, nil, 200},
+	{"POST /desired", "POST", "/desired", `{"repo_name":"nginx","branch":"feature/x","commit_sha":"abcd","reported_at":"2026-04-26T10:00:00Z","extra":1}`, nil, 200},
+	// Older than the head's last set: 200, unchanged, with a warning.
+	{"POST /desired", "POST", "/desired", `{"repo_name":"nginx","branch":"feature/x","commit_sha":"ffff","reported_at":"2026-04-26T09:00:00Z"}`, nil, 200},
+	{"POST /desired", "POST", "/desired", `{"repo_name":"nginx","branch":"main","commit_sha":"xyz"}`, nil, 400},
+	{"POST /desired", "POST", "/desired", `{"repo_name":"","branch":"main","commit_sha":"abcd"}`, nil, 400},
+	{"POST /desired", "POST", "/desired", `{"repo_name":"r","branch":"main","commit_sha":"abcd","pad":"` + strings.Repeat("x", 5000) + `"}`, nil, 413},
+	{"POST /desired", "POST", "/desired", `{}`, []string{"Content-Type", "text/plain"}, 415},
+	{"GET /desired", "GET", "/desired", "", nil, 200},
+	{"GET /status", "GET", "/status?behind=true", "", nil, 200},
+	// The desired events (source git) validate too.
+	{"GET /events", "GET", "/events", "", nil, 200},
+	{"GET /status", "GET", "/status?behind=maybe", "", nil, 400},
+	{"GET /summary", "GET", "/summary", "", nil, 200},
+	{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/nginx/feature%2Fx", "", nil, 204},
+	{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/nginx/feature%2Fx", "", nil, 404},
+	{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/nginx/a%01b", "", nil, 400},
+	{"POST /hooks/git", "POST", "/hooks/git", hookPush, signed("push", hookSecret, hookPush), 200},
+	{"POST /hooks/git", "POST", "/hooks/git", `{"zen":"ok","hook_id":1}`, signed("ping", hookSecret, `{"zen":"ok","hook_id":1}`), 200},
+	{"POST /hooks/git", "POST", "/hooks/git", hookTag, signed("push", hookSecret, hookTag), 202},
+	{"POST /hooks/git", "POST", "/hooks/git", hookPush, signed("push", "wrong", hookPush), 401},
+	{"POST /hooks/git", "POST", "/hooks/git", hookPush, nil, 400},
+	{"POST /hooks/git", "POST", "/hooks/git", hookPush, []string{"X-Gitlab-Event", "Push Hook", "Content-Type", "text/plain"}, 415},
+	{"POST /hooks/git", "POST", "/hooks/git", `{"pad":"` + strings.Repeat("x", 5000) + `"}`, []string{"X-Gitlab-Event", "Push Hook"}, 413},
 	{"GET /metrics", "GET", "/metrics", "", []string{"Accept", "text/plain"}, 200},
 	{"GET /metrics", "GET", "/metrics", "", []string{"Accept", "application/openmetrics-text;version=1.0.0"}, 200},
 
@@ -362,6 +409,9 @@ func TestUnavailableAnswersValidate(t *testing.T) {
 		{"GET /status/{server_group}/{host}/history", "GET", "/status/g/h/history", "", nil, 503},
 		{"GET /events", "GET", "/events", "", nil, 503},
 		{"GET /summary", "GET", "/summary", "", nil, 503},
+		{"POST /desired", "POST", "/desired", `{"repo_name":"r","branch":"b","commit_sha":"abcd"}`, nil, 503},
+		{"GET /desired", "GET", "/desired", "", nil, 503},
+		{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/r/b", "", nil, 503},
 		{"GET /api/status", "GET", "/api/status", "", nil, 503},
 		{"POST /api/status", "POST", "/api/status", `{"repo":"r","server":"s","sync_status":"SYNCED"}`, nil, 503},
 	} {
@@ -406,6 +456,15 @@ func TestAuthAnswersValidate(t *testing.T) {
 		{"GET /api/status", "GET", "/api/status", "", nil, 401},
 		{"POST /api/status", "POST", "/api/status", `{"repo":"rsyslog-lab","server":"lab","sync_status":"SYNCED"}`, ci, 200},
 		{"DELETE /status/{server_group}/{host}", "DELETE", "/status/rsyslog-prod/rsyslog-01", "", ci, 403},
+		{"POST /desired", "POST", "/desired", `{"repo_name":"r","branch":"b","commit_sha":"abcd"}`, none, 401},
+		{"POST /desired", "POST", "/desired", `{"repo_name":"r","branch":"b","commit_sha":"abcd"}`, grafana, 403},
+		{"POST /desired", "POST", "/desired", `{"repo_name":"r","branch":"b","commit_sha":"abcd"}`, ci, 200},
+		{"GET /desired", "GET", "/desired", "", nil, 401},
+		{"GET /desired", "GET", "/desired", "", grafana, 200},
+		{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/r/b", "", ci, 403},
+		{"DELETE /desired/{repo_name}/{branch}", "DELETE", "/desired/r/b", "", ops, 204},
+		// The signature is the webhook's authentication: no bearer token.
+		{"POST /hooks/git", "POST", "/hooks/git", hookPush, signed("push", hookSecret, hookPush), 200},
 		{"GET /ui", "GET", "/ui", "", nil, 401},
 		{"GET /ui", "GET", "/ui", "", grafana, 200},
 		{"GET /ui", "GET", "/ui", "", ci, 403},
@@ -427,9 +486,9 @@ func TestValidatorCatchesDrift(t *testing.T) {
 	_, v, _ := document(t, s)
 	req, _ := http.NewRequest("GET", s.URL+"/summary", nil)
 	for name, body := range map[string]string{
-		"missing field": `{"total":0,"stale":0,"by_status":{"synced":0,"out_of_sync":0,"failed":0,"unknown":0},"by_group":{}}`,
-		"extra field":   `{"total":0,"stale":0,"by_status":{"synced":0,"out_of_sync":0,"failed":0,"unknown":0},"by_group":{},"by_environment":{},"behind":0}`,
-		"wrong type":    `{"total":"0","stale":0,"by_status":{"synced":0,"out_of_sync":0,"failed":0,"unknown":0},"by_group":{},"by_environment":{}}`,
+		"missing field": `{"total":0,"stale":0,"behind":0,"by_status":{"synced":0,"out_of_sync":0,"failed":0,"unknown":0},"by_group":{}}`,
+		"extra field":   `{"total":0,"stale":0,"behind":0,"by_status":{"synced":0,"out_of_sync":0,"failed":0,"unknown":0},"by_group":{},"by_environment":{},"ahead":0}`,
+		"wrong type":    `{"total":"0","stale":0,"behind":0,"by_status":{"synced":0,"out_of_sync":0,"failed":0,"unknown":0},"by_group":{},"by_environment":{}}`,
 	} {
 		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"x"}},
 			Body: io.NopCloser(strings.NewReader(body)), Request: req}
@@ -540,6 +599,11 @@ func (downStore) LegacyLatest(context.Context) (gitops.Server, error) {
 	return gitops.Server{}, unavailable()
 }
 func (downStore) Ping(context.Context) error { return unavailable() }
+func (downStore) SetHead(context.Context, gitops.SetHead) (gitops.HeadOutcome, error) {
+	return gitops.HeadOutcome{}, unavailable()
+}
+func (downStore) Heads(context.Context) ([]gitops.Head, error)     { return nil, unavailable() }
+func (downStore) DeleteHead(context.Context, gitops.HeadKey) error { return unavailable() }
 
 func truncate(b []byte) []byte {
 	if len(b) > 400 {

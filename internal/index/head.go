@@ -353,7 +353,7 @@ func EntryFromHead(in Interner, head []byte, imported bool, legacyWrittenAt time
 	}
 	sv := gitops.Server{Imported: imported, LegacyWrittenAt: legacyWrittenAt}
 	files := 0
-	const need = 1<<11 - 1
+	const need = 1<<14 - 1
 	var seen uint32
 	for i := 0; ; i++ {
 		if i > 0 && !d.eat(',') {
@@ -398,6 +398,15 @@ func EntryFromHead(in Interner, head []byte, imported bool, legacyWrittenAt time
 		case "status_since":
 			bit = 1 << 10
 			sv.StatusSince, ok = d.time()
+		case "repo_name":
+			bit = 1 << 11
+			sv.RepoName, ok = d.str()
+		case "branch":
+			bit = 1 << 12
+			sv.Branch, ok = d.str()
+		case "commit_sha":
+			bit = 1 << 13
+			sv.CommitSHA, ok = d.str()
 		default:
 			ok = d.skip()
 		}

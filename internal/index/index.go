@@ -5,11 +5,13 @@
 package index
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	gitops "github.com/gitops-status/gitops-status"
 )
@@ -21,8 +23,14 @@ import (
 type Entry struct {
 	group, host             string
 	serverType, environment string
-	status                  gitops.Status
-	validation              gitops.ValidationStatus
+	// repoName and branch find the record's head; the commit, compared
+	// with it, is read from Head at commitAt (commitLen bytes): Head is
+	// read into the cache to be copied into the answer anyway, where a
+	// string of its own would cost a cache miss per record on every read.
+	repoName, branch    string
+	commitAt, commitLen uint32
+	status              gitops.Status
+	validation          gitops.ValidationStatus
 	// lastReport is the newest of last_pipeline_run and last_cron_check.
 	lastReport time.Time
 	// The times the per-server metrics show, in unix microseconds (what
@@ -58,9 +66,49 @@ func (e *Entry) Stale(now time.Time, global time.Duration) bool {
 	return now.Sub(e.lastReport) > d
 }
 
-// Encoded is the entry as gitops.EncodedServer at now.
-func (e *Entry) Encoded(now time.Time, global time.Duration) gitops.EncodedServer {
-	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles}
+// Desired is the entry's computed desired fields under heads.
+func (e *Entry) Desired(heads *gitops.Heads) gitops.Desired {
+	return heads.Desired(e.repoName, e.branch, e.commit())
+}
+
+// commit is the record's commit_sha as its head holds it: JSON-escaped,
+// which leaves hex digits (all a head's commit may hold) as they are, so
+// it compares with a head's commit as the record's own would.
+func (e *Entry) commit() string {
+	if e.commitLen == 0 {
+		return ""
+	}
+	return unsafe.String(&e.Head[e.commitAt], e.commitLen)
+}
+
+// commitKey precedes the commit_sha value in every head; a string value
+// cannot hold it, since it would hold its quotes escaped.
+var commitKey = []byte(`,"commit_sha":"`)
+
+// commitIn returns where the commit_sha value is in head, and its length.
+func commitIn(head []byte) (at, n uint32) {
+	i := bytes.Index(head, commitKey)
+	if i < 0 {
+		return 0, 0
+	}
+	start := i + len(commitKey)
+	end := start
+	for end < len(head) && head[end] != '"' {
+		if head[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	if end > len(head) {
+		return 0, 0
+	}
+	return uint32(start), uint32(end - start)
+}
+
+// Encoded is the entry as gitops.EncodedServer at now, under heads.
+func (e *Entry) Encoded(now time.Time, global time.Duration, heads *gitops.Heads) gitops.EncodedServer {
+	d, dj := heads.DesiredJSON(e.repoName, e.branch, e.commit())
+	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Desired: d, DesiredJSON: dj}
 }
 
 // noTime marks an unset time among an entry's microseconds.
@@ -81,8 +129,8 @@ func fromMicros(us int64) time.Time {
 }
 
 // Sample fills s with what the per-server metrics need of the entry, with
-// stale at now.
-func (e *Entry) Sample(s *gitops.ServerSample, now time.Time, global time.Duration) {
+// stale at now and desired under heads.
+func (e *Entry) Sample(s *gitops.ServerSample, now time.Time, global time.Duration, heads *gitops.Heads) {
 	*s = gitops.ServerSample{
 		ServerGroup:      e.group,
 		Host:             e.host,
@@ -95,6 +143,7 @@ func (e *Entry) Sample(s *gitops.ServerSample, now time.Time, global time.Durati
 		LastCronCheck:    fromMicros(e.lastCronCheck),
 		StatusSince:      fromMicros(e.statusSince),
 		Stale:            e.Stale(now, global),
+		Desired:          e.Desired(heads),
 	}
 }
 
@@ -138,11 +187,13 @@ func (in Interner) Intern(s string) string {
 // NewEntry builds the entry of sv, whose head is head.
 func (in Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 	d, own := ownThreshold(sv.StaleAfter)
-	return &Entry{
+	e := &Entry{
 		group:           in.Intern(sv.ServerGroup),
 		host:            strings.Clone(sv.Host),
 		serverType:      in.Intern(sv.ServerType),
 		environment:     in.Intern(sv.Environment),
+		repoName:        in.Intern(sv.RepoName),
+		branch:          in.Intern(sv.Branch),
 		status:          gitops.Status(in.Intern(string(sv.Status))),
 		validation:      gitops.ValidationStatus(in.Intern(string(sv.ValidationStatus))),
 		lastReport:      sv.LastReport(),
@@ -156,6 +207,8 @@ func (in Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 		LegacyWrittenAt: sv.LegacyWrittenAt,
 		Head:            head,
 	}
+	e.commitAt, e.commitLen = commitIn(head)
+	return e
 }
 
 // Index holds an entry for every stored server, kept exactly current by
@@ -334,8 +387,8 @@ func matches(e *Entry, f *gitops.Filter) bool {
 // scratch recycles the slices ListEncoded copies entry pointers into.
 var scratch = sync.Pool{New: func() any { return new([]*Entry) }}
 
-// List answers ListEncoded from the index at now.
-func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration) ([]gitops.EncodedServer, int) {
+// List answers ListEncoded from the index at now, under heads.
+func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration, heads *gitops.Heads) ([]gitops.EncodedServer, int) {
 	bufp := scratch.Get().(*[]*Entry)
 	cand := x.snapshot((*bufp)[:0], f.ServerGroup)
 	// Filter in place: cand[:n] are the matches, in order.
@@ -347,6 +400,9 @@ func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration) ([]gi
 		if f.Stale != nil && e.Stale(now, global) != *f.Stale {
 			continue
 		}
+		if f.Behind != nil && e.Desired(heads).Behind != *f.Behind {
+			continue
+		}
 		cand[n] = e
 		n++
 	}
@@ -356,7 +412,7 @@ func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration) ([]gi
 	}
 	out := make([]gitops.EncodedServer, len(page))
 	for i, e := range page {
-		out[i] = e.Encoded(now, global)
+		out[i] = e.Encoded(now, global, heads)
 	}
 	clear(cand) // let replaced entries go
 	*bufp = cand[:0]
@@ -369,19 +425,20 @@ type samples struct {
 	entries []*Entry
 	now     time.Time
 	global  time.Duration
+	heads   *gitops.Heads
 }
 
 func (v *samples) Len() int { return len(v.entries) }
 
-func (v *samples) At(i int, s *gitops.ServerSample) { v.entries[i].Sample(s, v.now, v.global) }
+func (v *samples) At(i int, s *gitops.ServerSample) { v.entries[i].Sample(s, v.now, v.global, v.heads) }
 
 // ReadSamples calls fn with every entry as it is now, in key order, stale
 // computed at now: what gitops.SampleReader hands out. The view copies the
 // entry pointers (8 bytes a server, from a pool), never the records, and
 // holds no lock while fn runs.
-func (x *Index) ReadSamples(now time.Time, global time.Duration, fn func(gitops.Samples) error) error {
+func (x *Index) ReadSamples(now time.Time, global time.Duration, heads *gitops.Heads, fn func(gitops.Samples) error) error {
 	bufp := scratch.Get().(*[]*Entry)
-	v := &samples{entries: x.snapshot((*bufp)[:0], nil), now: now, global: global}
+	v := &samples{entries: x.snapshot((*bufp)[:0], nil), now: now, global: global, heads: heads}
 	err := fn(v)
 	clear(v.entries) // let replaced entries go
 	*bufp = v.entries[:0]
