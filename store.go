@@ -164,20 +164,29 @@ type EncodedServer struct {
 	Head         []byte
 	Stale        bool
 	ChangedFiles int
-	Desired      Desired
-	// DesiredJSON, when not "", is Desired as the tail writes it, encoded
-	// once per head (Heads.DesiredJSON) rather than once per record.
-	DesiredJSON string
+	// Tail is the record's desired fields, shared by the records of one
+	// head (Heads.Tail); nil when no head matches.
+	Tail *DesiredTail
+}
+
+// Desired is the record's computed desired fields.
+func (e *EncodedServer) Desired() Desired {
+	if e.Tail == nil {
+		return Desired{}
+	}
+	return e.Tail.Desired
 }
 
 // AppendJSON appends the complete record JSON, as (*Server).AppendJSON
 // writes it.
 func (e EncodedServer) AppendJSON(dst []byte) []byte {
-	if e.DesiredJSON == "" {
-		return AppendJSONTail(append(dst, e.Head...), e.Stale, e.ChangedFiles, e.Desired)
-	}
 	dst = appendCounts(append(dst, e.Head...), e.Stale, e.ChangedFiles)
-	return append(append(dst, e.DesiredJSON...), '}')
+	if e.Tail == nil {
+		dst = append(dst, noDesired...)
+	} else {
+		dst = append(dst, e.Tail.JSON...)
+	}
+	return append(dst, '}')
 }
 
 // EncodedReader is implemented by stores that can answer reads with records

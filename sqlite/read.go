@@ -75,7 +75,7 @@ func (s *Store) GetEncoded(ctx context.Context, k gitops.Key) (gitops.EncodedSer
 		if err != nil {
 			return gitops.EncodedServer{}, err
 		}
-		return gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles), Desired: sv.Desired}, nil
+		return gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles), Tail: gitops.NewDesiredTail(sv.Desired)}, nil
 	}
 	e := s.idx.Get(k)
 	if e == nil {
@@ -103,7 +103,7 @@ func (s *Store) ListEncoded(ctx context.Context, f gitops.Filter) ([]gitops.Enco
 		out := make([]gitops.EncodedServer, len(servers))
 		for i := range servers {
 			sv := &servers[i]
-			out[i] = gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles), Desired: sv.Desired}
+			out[i] = gitops.EncodedServer{Head: sv.AppendJSONHead(nil), Stale: sv.Stale, ChangedFiles: len(sv.ChangedFiles), Tail: gitops.NewDesiredTail(sv.Desired)}
 		}
 		return out, total, nil
 	}

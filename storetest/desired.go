@@ -242,8 +242,8 @@ func (e *env) checkDesired(want map[string]gitops.Desired) {
 	if er, ok := e.s.(gitops.EncodedReader); ok {
 		for _, s := range all {
 			es, err := er.GetEncoded(e.ctx, s.Key())
-			if err != nil || es.Desired != want[s.Host] {
-				e.t.Errorf("GetEncoded: %s desired %+v (%v), want %+v", s.Key(), es.Desired, err, want[s.Host])
+			if err != nil || es.Desired() != want[s.Host] {
+				e.t.Errorf("GetEncoded: %s desired %+v (%v), want %+v", s.Key(), es.Desired(), err, want[s.Host])
 			}
 		}
 		b := true

@@ -160,7 +160,7 @@ func (u *UI) listServers(ctx context.Context) ([]gitops.Server, error) {
 				break
 			}
 			servers[i].Stale = e.Stale
-			servers[i].Desired = e.Desired
+			servers[i].Desired = e.Desired()
 		}
 		if err == nil {
 			return servers, nil

@@ -68,7 +68,10 @@ func (e *Entry) Stale(now time.Time, global time.Duration) bool {
 
 // Desired is the entry's computed desired fields under heads.
 func (e *Entry) Desired(heads *gitops.Heads) gitops.Desired {
-	return heads.Desired(e.repoName, e.branch, e.commit())
+	if t := heads.Tail(e.repoName, e.branch, e.commit); t != nil {
+		return t.Desired
+	}
+	return gitops.Desired{}
 }
 
 // commit is the record's commit_sha as its head holds it: JSON-escaped,
@@ -107,8 +110,7 @@ func commitIn(head []byte) (at, n uint32) {
 
 // Encoded is the entry as gitops.EncodedServer at now, under heads.
 func (e *Entry) Encoded(now time.Time, global time.Duration, heads *gitops.Heads) gitops.EncodedServer {
-	d, dj := heads.DesiredJSON(e.repoName, e.branch, e.commit())
-	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Desired: d, DesiredJSON: dj}
+	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Tail: heads.Tail(e.repoName, e.branch, e.commit)}
 }
 
 // noTime marks an unset time among an entry's microseconds.
