@@ -413,7 +413,15 @@ func (h *Heads) Desired(repo, branch, commit string) Desired {
 // head matches. commit is called only when one does: reading a record's
 // commit costs a cache miss that most records of most fleets need not pay.
 func (h *Heads) Tail(repo, branch string, commit func() string) *DesiredTail {
-	i := h.match(repo, branch)
+	return h.TailAt(h.match(repo, branch), commit)
+}
+
+// Lookup is the head a record of repo and branch matches, for TailAt: -1
+// when none does.
+func (h *Heads) Lookup(repo, branch string) int { return h.match(repo, branch) }
+
+// TailAt is Tail for the head Lookup found.
+func (h *Heads) TailAt(i int, commit func() string) *DesiredTail {
 	if i < 0 {
 		return nil
 	}

@@ -169,6 +169,9 @@ type EncodedServer struct {
 	Tail *DesiredTail
 }
 
+// Behind is the tail's behind; false without a tail.
+func (t *DesiredTail) Behind() bool { return t != nil && t.Desired.Behind }
+
 // Desired is the record's computed desired fields.
 func (e *EncodedServer) Desired() Desired {
 	if e.Tail == nil {

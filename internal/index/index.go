@@ -74,6 +74,33 @@ func (e *Entry) Desired(heads *gitops.Heads) gitops.Desired {
 	return gitops.Desired{}
 }
 
+// headMemo remembers the head the last (repo_name, branch) of a list
+// matched: neighbouring records mostly share them, and the index interns
+// both, so comparing the strings' pointers finds a repeat without hashing
+// (the lookup was a fifth of a fleet read with heads set).
+type headMemo struct {
+	repo, branch string
+	i            int
+	set          bool
+}
+
+// same reports whether a and b are the same string by its bytes' address
+// and length: interned equal strings are, and same strings are equal.
+func same(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+}
+
+// tail is the entry's desired tail under heads, looked up through m.
+func (e *Entry) tail(heads *gitops.Heads, m *headMemo) *gitops.DesiredTail {
+	if heads.Len() == 0 {
+		return nil
+	}
+	if !m.set || !same(e.repoName, m.repo) || !same(e.branch, m.branch) {
+		*m = headMemo{repo: e.repoName, branch: e.branch, i: heads.Lookup(e.repoName, e.branch), set: true}
+	}
+	return heads.TailAt(m.i, e.commit)
+}
+
 // commit is the record's commit_sha as its head holds it: JSON-escaped,
 // which leaves hex digits (all a head's commit may hold) as they are, so
 // it compares with a head's commit as the record's own would.
@@ -393,6 +420,7 @@ var scratch = sync.Pool{New: func() any { return new([]*Entry) }}
 func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration, heads *gitops.Heads) ([]gitops.EncodedServer, int) {
 	bufp := scratch.Get().(*[]*Entry)
 	cand := x.snapshot((*bufp)[:0], f.ServerGroup)
+	var memo headMemo
 	// Filter in place: cand[:n] are the matches, in order.
 	n := 0
 	for _, e := range cand {
@@ -402,7 +430,7 @@ func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration, heads
 		if f.Stale != nil && e.Stale(now, global) != *f.Stale {
 			continue
 		}
-		if f.Behind != nil && e.Desired(heads).Behind != *f.Behind {
+		if f.Behind != nil && e.tail(heads, &memo).Behind() != *f.Behind {
 			continue
 		}
 		cand[n] = e
@@ -414,7 +442,7 @@ func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration, heads
 	}
 	out := make([]gitops.EncodedServer, len(page))
 	for i, e := range page {
-		out[i] = e.Encoded(now, global, heads)
+		out[i] = gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Tail: e.tail(heads, &memo)}
 	}
 	clear(cand) // let replaced entries go
 	*bufp = cand[:0]

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
 )
@@ -57,4 +58,54 @@ func keysOfEntries(es []*Entry) []string {
 		out[i] = e.Key().String()
 	}
 	return out
+}
+
+// TestListDesiredNeighbours lists records whose repos and branches
+// alternate, some of them not interned, and checks each record's desired
+// fields against the heads looked up on their own: a list remembers the
+// last head it matched, and must not give it to a different neighbour.
+func TestListDesiredNeighbours(t *testing.T) {
+	in := Interner{}
+	heads := gitops.NewHeads([]gitops.Head{
+		{RepoName: "org/rsyslog", Branch: "master", CommitSHA: "aaaaaaaa11"},
+		{RepoName: "nginx", Branch: "master", CommitSHA: "bbbbbbbb22"},
+		{RepoName: "nginx", Branch: "next", CommitSHA: "cccccccc33"},
+	})
+	recs := []struct{ repo, branch, commit string }{
+		{"rsyslog", "master", "aaaaaaa"}, {"nginx", "master", "aaaaaaa"}, {"nginx", "master", "bbbbbbbb22"},
+		{"nginx", "next", "bbbbbbbb22"}, {"rsyslog", "next", "aaaaaaa"}, {"rsyslog", "master", "0000000"},
+		{"nginx", "mast", ""}, {"nginx", "master", ""}, {"", "master", "aaaaaaa"}, {"org/rsyslog", "master", "AAAAAAAA11"},
+	}
+	final := map[gitops.Key]*Entry{}
+	for i, r := range recs {
+		sv := gitops.Server{ServerGroup: "g", Host: fmt.Sprintf("h%02d", i), RepoName: r.repo, Branch: r.branch, CommitSHA: r.commit}
+		e := in.NewEntry(&sv, sv.AppendJSONHead(nil))
+		if i%3 == 0 { // a string of its own, as a decoded record's may be
+			e.repoName, e.branch = string([]byte(r.repo)), string([]byte(r.branch))
+		}
+		final[sv.Key()] = e
+	}
+	x := New(nil)
+	x.Publish(final)
+	out, n := x.List(gitops.Filter{}, time.Now(), time.Hour, heads)
+	if n != len(recs) {
+		t.Fatalf("listed %d, want %d", n, len(recs))
+	}
+	for i, r := range recs {
+		want := heads.Desired(r.repo, r.branch, r.commit)
+		if got := out[i].Desired(); got != want {
+			t.Errorf("%s/%s at %q: desired %+v, want %+v", r.repo, r.branch, r.commit, got, want)
+		}
+	}
+	behind := true
+	_, nb := x.List(gitops.Filter{Behind: &behind}, time.Now(), time.Hour, heads)
+	wantBehind := 0
+	for _, r := range recs {
+		if heads.Desired(r.repo, r.branch, r.commit).Behind {
+			wantBehind++
+		}
+	}
+	if nb != wantBehind || wantBehind == 0 {
+		t.Errorf("behind=true lists %d, want %d (>0)", nb, wantBehind)
+	}
 }
