@@ -420,6 +420,16 @@ func (h *Heads) Tail(repo, branch string, commit func() string) *DesiredTail {
 // when none does.
 func (h *Heads) Lookup(repo, branch string) int { return h.match(repo, branch) }
 
+// PairAt is the two tails of the head Lookup found, [0] on it and [1]
+// behind it; nil for -1. EncodedServer decides between them when it is
+// appended.
+func (h *Heads) PairAt(i int) *[2]DesiredTail {
+	if i < 0 {
+		return nil
+	}
+	return &h.tails[i]
+}
+
 // TailAt is Tail for the head Lookup found.
 func (h *Heads) TailAt(i int, commit func() string) *DesiredTail {
 	if i < 0 {

@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"time"
+	"unsafe"
 )
 
 // Filter selects servers for Store.List. Each list is an OR of its values;
@@ -165,8 +166,26 @@ type EncodedServer struct {
 	Stale        bool
 	ChangedFiles int
 	// Tail is the record's desired fields, shared by the records of one
-	// head (Heads.Tail); nil when no head matches.
+	// head (Heads.Tail); nil when no head matches, or when Pair decides.
 	Tail *DesiredTail
+	// Pair, when Tail is nil, is the matching head's two tails
+	// (Heads.PairAt): the record's commit, CommitLen bytes of Head at
+	// CommitAt, chooses one when the record is appended, right after Head
+	// is copied. Choosing while listing read every record's head twice,
+	// once out of cache: it made a fleet read with heads ~1.5x the CPU.
+	Pair                *[2]DesiredTail
+	CommitAt, CommitLen uint32
+}
+
+// tail is the record's desired tail, nil when no head matches.
+func (e *EncodedServer) tail() *DesiredTail {
+	if e.Tail != nil || e.Pair == nil {
+		return e.Tail
+	}
+	if e.CommitLen > 0 && SameCommit(unsafe.String(&e.Head[e.CommitAt], e.CommitLen), e.Pair[0].CommitSHA) {
+		return &e.Pair[0]
+	}
+	return &e.Pair[1]
 }
 
 // Behind is the tail's behind; false without a tail.
@@ -174,20 +193,20 @@ func (t *DesiredTail) Behind() bool { return t != nil && t.Desired.Behind }
 
 // Desired is the record's computed desired fields.
 func (e *EncodedServer) Desired() Desired {
-	if e.Tail == nil {
-		return Desired{}
+	if t := e.tail(); t != nil {
+		return t.Desired
 	}
-	return e.Tail.Desired
+	return Desired{}
 }
 
 // AppendJSON appends the complete record JSON, as (*Server).AppendJSON
 // writes it.
-func (e EncodedServer) AppendJSON(dst []byte) []byte {
+func (e *EncodedServer) AppendJSON(dst []byte) []byte {
 	dst = appendCounts(append(dst, e.Head...), e.Stale, e.ChangedFiles)
-	if e.Tail == nil {
+	if t := e.tail(); t == nil {
 		dst = append(dst, noDesired...)
 	} else {
-		dst = append(dst, e.Tail.JSON...)
+		dst = append(dst, t.JSON...)
 	}
 	return append(dst, '}')
 }

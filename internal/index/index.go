@@ -90,14 +90,23 @@ func same(a, b string) bool {
 	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
-// tail is the entry's desired tail under heads, looked up through m.
-func (e *Entry) tail(heads *gitops.Heads, m *headMemo) *gitops.DesiredTail {
+// pair is the tails of the entry's head under heads, looked up through m.
+func (e *Entry) pair(heads *gitops.Heads, m *headMemo) *[2]gitops.DesiredTail {
 	if heads.Len() == 0 {
 		return nil
 	}
 	if !m.set || !same(e.repoName, m.repo) || !same(e.branch, m.branch) {
 		*m = headMemo{repo: e.repoName, branch: e.branch, i: heads.Lookup(e.repoName, e.branch), set: true}
 	}
+	return heads.PairAt(m.i)
+}
+
+// tail is the entry's desired tail under heads, looked up through m.
+func (e *Entry) tail(heads *gitops.Heads, m *headMemo) *gitops.DesiredTail {
+	if heads.Len() == 0 {
+		return nil
+	}
+	e.pair(heads, m)
 	return heads.TailAt(m.i, e.commit)
 }
 
@@ -442,7 +451,8 @@ func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration, heads
 	}
 	out := make([]gitops.EncodedServer, len(page))
 	for i, e := range page {
-		out[i] = gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Tail: e.tail(heads, &memo)}
+		out[i] = gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles,
+			Pair: e.pair(heads, &memo), CommitAt: e.commitAt, CommitLen: e.commitLen}
 	}
 	clear(cand) // let replaced entries go
 	*bufp = cand[:0]
