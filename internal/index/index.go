@@ -21,34 +21,37 @@ import (
 // writer replaces an entry, it never changes one, so readers use entries
 // without a lock.
 type Entry struct {
-	group, host             string
-	serverType, environment string
-	// repoName and branch find the record's head; the commit, compared
-	// with it, is read from Head at commitAt (commitLen bytes): Head is
-	// read into the cache to be copied into the answer anyway, where a
-	// string of its own would cost a cache miss per record on every read.
-	repoName, branch    string
-	commitAt, commitLen uint32
-	status              gitops.Status
-	validation          gitops.ValidationStatus
+	// The fields a list reads of every entry come first, in the first two
+	// cache lines (Head to staleAfter is 64 bytes): a list of a large
+	// fleet is mostly waiting for entries to come out of memory.
+	Head []byte
+	// ChangedFiles is how many changed files the record lists, for
+	// changed_files_count; set only before the entry is published.
+	ChangedFiles int
 	// lastReport is the newest of last_pipeline_run and last_cron_check.
 	lastReport time.Time
-	// The times the per-server metrics show, in unix microseconds (what
-	// stores keep), unset when noTime.
-	lastPipelineRun, lastCronCheck, statusSince int64
+	staleAfter time.Duration
+	// commitAt and commitLen place the record's commit in Head: a list
+	// compares it with the head's commit when Head is copied into the
+	// answer, not before, which would read Head twice, once out of cache.
+	commitAt, commitLen uint32
 	// ownThreshold says staleAfter is the server's own threshold; when
 	// false the global one applies (stale_after "" or unparsable), as
 	// gitops.Server.StaleThreshold decides.
 	ownThreshold bool
-	staleAfter   time.Duration
-	// ChangedFiles is how many changed files the record lists, for
-	// changed_files_count; set only before the entry is published.
-	ChangedFiles int
+	// repoName and branch find the record's head.
+	repoName, branch        string
+	group, host             string
+	serverType, environment string
+	status                  gitops.Status
+	validation              gitops.ValidationStatus
+	// The times the per-server metrics show, in unix microseconds (what
+	// stores keep), unset when noTime.
+	lastPipelineRun, lastCronCheck, statusSince int64
 	// The two fields that are not in the head, kept so that the writer can
 	// rebuild the whole record from an entry.
 	Imported        bool
 	LegacyWrittenAt time.Time
-	Head            []byte
 }
 
 // Key is the server's key.
