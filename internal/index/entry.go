@@ -1,0 +1,247 @@
+package index
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"time"
+	"unsafe"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// Entry is one server as the index keeps it: its head and what filtering
+// and the computed stale need. Entries are immutable once published; the
+// writer replaces an entry, it never changes one, so readers use entries
+// without a lock.
+type Entry struct {
+	// The fields a list reads of every entry come first, in the first two
+	// cache lines (Head to staleAfter is 64 bytes): a list of a large
+	// fleet is mostly waiting for entries to come out of memory.
+	Head []byte
+	// ChangedFiles is how many changed files the record lists, for
+	// changed_files_count; set only before the entry is published.
+	ChangedFiles int
+	// lastReport is the newest of last_pipeline_run and last_cron_check.
+	lastReport time.Time
+	staleAfter time.Duration
+	// commitAt and commitLen place the record's commit in Head: a list
+	// compares it with the head's commit when Head is copied into the
+	// answer, not before, which would read Head twice, once out of cache.
+	commitAt, commitLen uint32
+	// ownThreshold says staleAfter is the server's own threshold; when
+	// false the global one applies (stale_after "" or unparsable), as
+	// gitops.Server.StaleThreshold decides.
+	ownThreshold bool
+	// repoName and branch find the record's head.
+	repoName, branch        string
+	group, host             string
+	serverType, environment string
+	status                  gitops.Status
+	validation              gitops.ValidationStatus
+	// The times the per-server metrics show, in unix microseconds (what
+	// stores keep), unset when noTime.
+	lastPipelineRun, lastCronCheck, statusSince int64
+	// The two fields that are not in the head, kept so that the writer can
+	// rebuild the whole record from an entry.
+	Imported        bool
+	LegacyWrittenAt time.Time
+}
+
+// Key is the server's key.
+func (e *Entry) Key() gitops.Key { return gitops.Key{ServerGroup: e.group, Host: e.host} }
+
+// Stale is gitops.Server.IsStale for the entry's record.
+func (e *Entry) Stale(now time.Time, global time.Duration) bool {
+	d := global
+	if e.ownThreshold {
+		d = e.staleAfter
+	}
+	if d <= 0 {
+		return false
+	}
+	return now.Sub(e.lastReport) > d
+}
+
+// Desired is the entry's computed desired fields under heads.
+func (e *Entry) Desired(heads *gitops.Heads) gitops.Desired {
+	if t := heads.Tail(e.repoName, e.branch, e.commit); t != nil {
+		return t.Desired
+	}
+	return gitops.Desired{}
+}
+
+// headMemo remembers the head the last (repo_name, branch) of a list
+// matched: neighbouring records mostly share them, and the index interns
+// both, so comparing the strings' pointers finds a repeat without hashing
+// (the lookup was a fifth of a fleet read with heads set).
+type headMemo struct {
+	repo, branch string
+	i            int
+	set          bool
+}
+
+// same reports whether a and b are the same string by its bytes' address
+// and length: interned equal strings are, and same strings are equal.
+func same(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+}
+
+// pair is the tails of the entry's head under heads, looked up through m.
+func (e *Entry) pair(heads *gitops.Heads, m *headMemo) *[2]gitops.DesiredTail {
+	if heads.Len() == 0 {
+		return nil
+	}
+	if !m.set || !same(e.repoName, m.repo) || !same(e.branch, m.branch) {
+		*m = headMemo{repo: e.repoName, branch: e.branch, i: heads.Lookup(e.repoName, e.branch), set: true}
+	}
+	return heads.PairAt(m.i)
+}
+
+// tail is the entry's desired tail under heads, looked up through m.
+func (e *Entry) tail(heads *gitops.Heads, m *headMemo) *gitops.DesiredTail {
+	if heads.Len() == 0 {
+		return nil
+	}
+	e.pair(heads, m)
+	return heads.TailAt(m.i, e.commit)
+}
+
+// commit is the record's commit_sha as its head holds it: JSON-escaped,
+// which leaves hex digits (all a head's commit may hold) as they are, so
+// it compares with a head's commit as the record's own would.
+func (e *Entry) commit() string {
+	if e.commitLen == 0 {
+		return ""
+	}
+	return unsafe.String(&e.Head[e.commitAt], e.commitLen)
+}
+
+// commitKey precedes the commit_sha value in every head; a string value
+// cannot hold it, since it would hold its quotes escaped.
+var commitKey = []byte(`,"commit_sha":"`)
+
+// commitIn returns where the commit_sha value is in head, and its length.
+func commitIn(head []byte) (at, n uint32) {
+	i := bytes.Index(head, commitKey)
+	if i < 0 {
+		return 0, 0
+	}
+	start := i + len(commitKey)
+	end := start
+	for end < len(head) && head[end] != '"' {
+		if head[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	if end > len(head) {
+		return 0, 0
+	}
+	return uint32(start), uint32(end - start)
+}
+
+// Encoded is the entry as gitops.EncodedServer at now, under heads.
+func (e *Entry) Encoded(now time.Time, global time.Duration, heads *gitops.Heads) gitops.EncodedServer {
+	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Tail: heads.Tail(e.repoName, e.branch, e.commit)}
+}
+
+// noTime marks an unset time among an entry's microseconds.
+const noTime = math.MinInt64
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return noTime
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == noTime {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// Sample fills s with what the per-server metrics need of the entry, with
+// stale at now and desired under heads.
+func (e *Entry) Sample(s *gitops.ServerSample, now time.Time, global time.Duration, heads *gitops.Heads) {
+	*s = gitops.ServerSample{
+		ServerGroup:      e.group,
+		Host:             e.host,
+		ServerType:       e.serverType,
+		Environment:      e.environment,
+		Status:           e.status,
+		ValidationStatus: e.validation,
+		ChangedFiles:     e.ChangedFiles,
+		LastPipelineRun:  fromMicros(e.lastPipelineRun),
+		LastCronCheck:    fromMicros(e.lastCronCheck),
+		StatusSince:      fromMicros(e.statusSince),
+		Stale:            e.Stale(now, global),
+		Desired:          e.Desired(heads),
+	}
+}
+
+// ownThreshold parses a stale_after value as gitops.Server.StaleThreshold
+// does: "" and unparsable values mean the global threshold applies.
+func ownThreshold(staleAfter string) (time.Duration, bool) {
+	if staleAfter == "" {
+		return 0, false
+	}
+	d, err := time.ParseDuration(staleAfter)
+	if err != nil {
+		return 0, false
+	}
+	return d, true
+}
+
+func compareKeys(ag, ah, bg, bh string) int {
+	if c := strings.Compare(ag, bg); c != 0 {
+		return c
+	}
+	return strings.Compare(ah, bh)
+}
+
+func compareEntries(a, b *Entry) int { return compareKeys(a.group, a.host, b.group, b.host) }
+
+// Interner shares the strings many servers repeat (groups, types,
+// environments, statuses), and copies the others, so an entry never keeps
+// alive a larger string its fields were cut from (decodeHead's substrings).
+// Only the writer uses it.
+type Interner map[string]string
+
+func (in Interner) Intern(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	c := strings.Clone(s)
+	in[c] = c
+	return c
+}
+
+// NewEntry builds the entry of sv, whose head is head.
+func (in Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
+	d, own := ownThreshold(sv.StaleAfter)
+	e := &Entry{
+		group:           in.Intern(sv.ServerGroup),
+		host:            strings.Clone(sv.Host),
+		serverType:      in.Intern(sv.ServerType),
+		environment:     in.Intern(sv.Environment),
+		repoName:        in.Intern(sv.RepoName),
+		branch:          in.Intern(sv.Branch),
+		status:          gitops.Status(in.Intern(string(sv.Status))),
+		validation:      gitops.ValidationStatus(in.Intern(string(sv.ValidationStatus))),
+		lastReport:      sv.LastReport(),
+		lastPipelineRun: micros(sv.LastPipelineRun),
+		lastCronCheck:   micros(sv.LastCronCheck),
+		statusSince:     micros(sv.StatusSince),
+		ownThreshold:    own,
+		staleAfter:      d,
+		ChangedFiles:    len(sv.ChangedFiles),
+		Imported:        sv.Imported,
+		LegacyWrittenAt: sv.LegacyWrittenAt,
+		Head:            head,
+	}
+	e.commitAt, e.commitLen = commitIn(head)
+	return e
+}
