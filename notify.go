@@ -173,3 +173,38 @@ type Outbox interface {
 	// events it wrote.
 	SweepStale(ctx context.Context) ([]Event, error)
 }
+
+// SweepCandidates are the servers whose staleness may have changed since
+// a sweep marked them: stale now (read from r's memory, without listing
+// and decoding every record each sweep) but not marked, or marked but not
+// stale now (fresh again, or gone). Sorted by key, so that events come in
+// the order of a list. A store decides each again under its write lock.
+func SweepCandidates(ctx context.Context, r SampleReader, marked map[Key]bool) ([]Key, error) {
+	stale := map[Key]bool{}
+	err := r.ReadSamples(ctx, func(v Samples) error {
+		var s ServerSample
+		for i := range v.Len() {
+			v.At(i, &s)
+			if s.Stale {
+				stale[Key{ServerGroup: s.ServerGroup, Host: s.Host}] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Key
+	for k := range stale {
+		if !marked[k] {
+			out = append(out, k)
+		}
+	}
+	for k := range marked {
+		if !stale[k] {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, CompareKeys)
+	return out, nil
+}

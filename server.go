@@ -122,6 +122,15 @@ type Key struct {
 
 func (k Key) String() string { return k.ServerGroup + "/" + k.Host }
 
+// CompareKeys orders keys as lists are: by server_group, then host, in
+// byte order.
+func CompareKeys(a, b Key) int {
+	if c := strings.Compare(a.ServerGroup, b.ServerGroup); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Host, b.Host)
+}
+
 // Server is the stored record of one server. Times are UTC; a zero time is
 // unset and is written as null.
 type Server struct {

@@ -282,7 +282,7 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 	for i, u := range us {
 		keys[i] = u.Key()
 	}
-	slices.SortFunc(keys, compareKeys)
+	slices.SortFunc(keys, gitops.CompareKeys)
 	keys = slices.Compact(keys)
 
 	// Round trip 1: begin and lock the rows, one statement per row in key
@@ -562,13 +562,4 @@ func transient(err error) bool {
 		return true
 	}
 	return false
-}
-
-// compareKeys orders keys as the servers table does: by server_group, then
-// host, in byte order.
-func compareKeys(a, b gitops.Key) int {
-	if c := strings.Compare(a.ServerGroup, b.ServerGroup); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Host, b.Host)
 }

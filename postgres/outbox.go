@@ -238,15 +238,11 @@ func (s *Store) PendingDeliveries(ctx context.Context) (map[string]int, error) {
 }
 
 // SweepStale implements gitops.Outbox. It holds sweepLockKey for its
-// transaction, and each server's row while it decides about it, so that
+// transaction, and each candidate's row while it decides about it, so that
 // an update of that server waits for it (and the other way round).
 func (s *Store) SweepStale(ctx context.Context) ([]gitops.Event, error) {
-	servers, _, err := s.List(ctx, gitops.Filter{})
-	if err != nil {
-		return nil, err
-	}
 	var evs []gitops.Event
-	err = s.inTx(ctx, "sweeping stale servers", func(ctx context.Context, tx pgx.Tx) error {
+	err := s.inTx(ctx, "sweeping stale servers", func(ctx context.Context, tx pgx.Tx) error {
 		evs = evs[:0]
 		var got bool
 		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, sweepLockKey).Scan(&got); err != nil || !got {
@@ -264,34 +260,36 @@ func (s *Store) SweepStale(ctx context.Context) ([]gitops.Event, error) {
 		}); err != nil {
 			return err
 		}
-		for i := range servers {
-			k := servers[i].Key()
+		keys, err := gitops.SweepCandidates(ctx, s, marked)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
 			was := marked[k]
-			delete(marked, k)
-			if servers[i].Stale == was {
-				continue
-			}
-			// The listed record may be older than the row: lock the row
-			// and decide again.
 			var sv gitops.Server
-			if err := scanServer(tx.QueryRow(ctx, selectLocked+` FOR UPDATE`, k.ServerGroup, k.Host), &sv); err != nil {
-				if err == pgx.ErrNoRows {
-					continue
-				}
+			found := true
+			if err := scanServer(tx.QueryRow(ctx, selectLocked+` FOR UPDATE`, k.ServerGroup, k.Host), &sv); err == pgx.ErrNoRows {
+				found = false
+			} else if err != nil {
 				return err
 			}
 			now := s.clock()
-			stale := sv.IsStale(now, s.staleAfter)
+			stale := found && sv.IsStale(now, s.staleAfter)
 			if stale == was {
 				continue
 			}
 			if stale {
 				_, err = tx.Exec(ctx, `INSERT INTO stale_marks (server_group, host) VALUES ($1, $2)`, k.ServerGroup, k.Host)
 			} else {
+				// Fresh again, or gone: a server created again under the
+				// same key starts fresh.
 				_, err = tx.Exec(ctx, `DELETE FROM stale_marks WHERE server_group = $1 AND host = $2`, k.ServerGroup, k.Host)
 			}
 			if err != nil {
 				return err
+			}
+			if !found {
+				continue
 			}
 			ev := gitops.StaleEvent(&sv, stale, micro(now))
 			notice, err := outboxNotice(ev, &sv)
@@ -302,11 +300,6 @@ func (s *Store) SweepStale(ctx context.Context) ([]gitops.Event, error) {
 				return err
 			}
 			evs = append(evs, *ev)
-		}
-		for k := range marked {
-			if _, err := tx.Exec(ctx, `DELETE FROM stale_marks WHERE server_group = $1 AND host = $2`, k.ServerGroup, k.Host); err != nil {
-				return err
-			}
 		}
 		return nil
 	})

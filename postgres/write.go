@@ -208,7 +208,7 @@ func importRows(servers []gitops.Server) [][]any {
 	for _, i := range last {
 		idx = append(idx, i)
 	}
-	slices.SortFunc(idx, func(a, b int) int { return compareKeys(servers[a].Key(), servers[b].Key()) })
+	slices.SortFunc(idx, func(a, b int) int { return gitops.CompareKeys(servers[a].Key(), servers[b].Key()) })
 	rows := make([][]any, len(idx))
 	for n, i := range idx {
 		sv := servers[i].Clone()

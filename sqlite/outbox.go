@@ -215,59 +215,41 @@ func (s *Store) PendingDeliveries(ctx context.Context) (map[string]int, error) {
 // SweepStale implements gitops.Outbox. The file has one writer, so the
 // sweep never runs twice at once.
 func (s *Store) SweepStale(ctx context.Context) ([]gitops.Event, error) {
-	servers, _, err := s.List(ctx, gitops.Filter{})
-	if err != nil {
-		return nil, err
-	}
 	var evs []gitops.Event
-	err = s.write(ctx, func(w *writer) error {
+	err := s.write(ctx, func(w *writer) error {
 		evs = evs[:0]
 		bg := context.Background()
-		marked := map[gitops.Key]bool{}
-		rows, err := w.conn.QueryContext(bg, `SELECT server_group, host FROM stale_marks`)
+		marked, err := w.staleMarks()
 		if err != nil {
-			return dbError("reading stale marks", err)
+			return err
 		}
-		for rows.Next() {
-			var k gitops.Key
-			if err := rows.Scan(&k.ServerGroup, &k.Host); err != nil {
-				rows.Close()
-				return dbError("reading stale marks", err)
-			}
-			marked[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return dbError("reading stale marks", err)
+		keys, err := gitops.SweepCandidates(bg, s, marked)
+		if err != nil {
+			return err
 		}
 		now := s.clock()
-		for i := range servers {
-			k := servers[i].Key()
+		for _, k := range keys {
 			was := marked[k]
-			delete(marked, k)
-			if servers[i].Stale == was {
-				continue
-			}
-			// The listed record may be older than the writer's: read it
-			// again, under the write lock, before deciding.
 			sv, found, err := w.getServer(k)
 			if err != nil {
 				return err
 			}
-			if !found {
-				continue
-			}
-			stale := sv.IsStale(now, s.staleAfter)
+			stale := found && sv.IsStale(now, s.staleAfter)
 			if stale == was {
 				continue
 			}
 			if stale {
 				_, err = w.conn.ExecContext(bg, `INSERT INTO stale_marks (server_group, host) VALUES (?, ?)`, k.ServerGroup, k.Host)
 			} else {
+				// Fresh again, or gone: a server created again under the
+				// same key starts fresh.
 				_, err = w.conn.ExecContext(bg, `DELETE FROM stale_marks WHERE server_group = ? AND host = ?`, k.ServerGroup, k.Host)
 			}
 			if err != nil {
 				return dbError("writing a stale mark", err)
+			}
+			if !found {
+				continue
 			}
 			ev := gitops.StaleEvent(&sv, stale, now)
 			res, err := w.addEvent.ExecContext(bg, eventArgs(ev)...)
@@ -282,14 +264,25 @@ func (s *Store) SweepStale(ctx context.Context) ([]gitops.Event, error) {
 			}
 			evs = append(evs, *ev)
 		}
-		// Marks of servers that are gone: a server created again under
-		// the same key starts fresh.
-		for k := range marked {
-			if _, err := w.conn.ExecContext(bg, `DELETE FROM stale_marks WHERE server_group = ? AND host = ?`, k.ServerGroup, k.Host); err != nil {
-				return dbError("writing a stale mark", err)
-			}
-		}
 		return nil
 	})
 	return evs, err
+}
+
+// staleMarks reads the servers the last sweeps found stale.
+func (w *writer) staleMarks() (map[gitops.Key]bool, error) {
+	marked := map[gitops.Key]bool{}
+	rows, err := w.conn.QueryContext(context.Background(), `SELECT server_group, host FROM stale_marks`)
+	if err != nil {
+		return nil, dbError("reading stale marks", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k gitops.Key
+		if err := rows.Scan(&k.ServerGroup, &k.Host); err != nil {
+			return nil, dbError("reading stale marks", err)
+		}
+		marked[k] = true
+	}
+	return marked, dbError("reading stale marks", rows.Err())
 }

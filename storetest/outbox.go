@@ -223,6 +223,27 @@ func (h *harness) testOutbox(t *testing.T) {
 		if len(got) != 2 || got[0].Event.ID != evs[0].ID || got[1].Event.ID != fresh[0].ID {
 			t.Fatalf("outbox holds %d notices, want the stale and the fresh events", len(got))
 		}
+		// A stale server deleted: its mark goes without an event, and the
+		// server created again under its key starts fresh, so its next
+		// staleness is told again.
+		e.clock.Advance(2 * time.Hour) // a and b stale
+		if evs := sweep(); len(evs) != 2 {
+			t.Fatalf("sweep with a and b stale wrote %+v, want two stale events", evs)
+		}
+		if err := e.s.Delete(e.ctx, gitops.Key{ServerGroup: "web", Host: "a"}); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if evs := sweep(); len(evs) != 0 {
+			t.Fatalf("sweep after a was deleted wrote %+v, want none", evs)
+		}
+		e.apply(pipeline("web", "a", gitops.StatusSynced, sha(1)))
+		if evs := sweep(); len(evs) != 0 {
+			t.Fatalf("sweep of a created again, fresh, wrote %+v", evs)
+		}
+		e.clock.Advance(2 * time.Hour)
+		if evs := sweep(); len(evs) != 1 || evs[0].Host != "a" || !slices.Equal(evs[0].Changes, []gitops.Change{gitops.ChangeStale}) {
+			t.Fatalf("sweep of a created again and stale wrote %+v, want a's stale event", evs)
+		}
 	})
 }
 
