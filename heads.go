@@ -4,6 +4,7 @@ package gitops
 // computed desired fields of each record, and their encoded tails.
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -179,6 +180,21 @@ func (h *Heads) FillDesired(s *Server) {
 	s.Desired = h.Desired(s.RepoName, s.Branch, s.CommitSHA)
 }
 
+// ListBehind answers a List filtered on behind for stores that filter the
+// other conditions in SQL: behind is computed from the heads, not stored,
+// so list lists every server matching the rest of f, and PageBehind
+// filters and pages.
+func ListBehind(ctx context.Context, f Filter, list func(context.Context, Filter) ([]Server, int, error)) ([]Server, int, error) {
+	all := f
+	all.Behind, all.Limit, all.Offset = nil, 0, 0
+	servers, _, err := list(ctx, all)
+	if err != nil {
+		return nil, 0, err
+	}
+	page, total := PageBehind(servers, *f.Behind, f.Limit, f.Offset)
+	return page, total, nil
+}
+
 // PageBehind is the behind filter and paging of a List for stores that
 // filter the other conditions in SQL: it keeps the servers (Desired filled
 // in) whose behind equals behind, and returns the page limit and offset
@@ -196,4 +212,19 @@ func PageBehind(servers []Server, behind bool, limit, offset int) ([]Server, int
 		page = page[:limit]
 	}
 	return page, total
+}
+
+// ReplaceHead returns list with the head of k replaced by h (added when
+// absent; removed when h is nil), for stores keeping their heads' list.
+func ReplaceHead(list []Head, h *Head, k HeadKey) []Head {
+	out := make([]Head, 0, len(list)+1)
+	for _, x := range list {
+		if x.Key() != k {
+			out = append(out, x)
+		}
+	}
+	if h != nil {
+		out = append(out, *h)
+	}
+	return out
 }

@@ -176,23 +176,8 @@ func (s *Store) SetHead(ctx context.Context, u gitops.SetHead) (gitops.HeadOutco
 		return gitops.HeadOutcome{}, s.err("setting the head of "+u.Key().String(), err)
 	}
 	k := u.Key()
-	s.cache.publishHeads(change, func(old []gitops.Head) []gitops.Head { return replaceHead(old, &out.Head, k) })
+	s.cache.publishHeads(change, func(old []gitops.Head) []gitops.Head { return gitops.ReplaceHead(old, &out.Head, k) })
 	return out, nil
-}
-
-// replaceHead returns list with the head of k replaced by h (added when
-// absent; removed when h is nil).
-func replaceHead(list []gitops.Head, h *gitops.Head, k gitops.HeadKey) []gitops.Head {
-	out := make([]gitops.Head, 0, len(list)+1)
-	for _, x := range list {
-		if x.Key() != k {
-			out = append(out, x)
-		}
-	}
-	if h != nil {
-		out = append(out, *h)
-	}
-	return out
 }
 
 // DeleteHead forgets a head. Returns ENOTFOUND, EUNAVAILABLE, EINTERNAL.
@@ -223,7 +208,7 @@ func (s *Store) DeleteHead(ctx context.Context, k gitops.HeadKey) error {
 	if err != nil {
 		return s.err("deleting the head of "+k.String(), err)
 	}
-	s.cache.publishHeads(change, func(old []gitops.Head) []gitops.Head { return replaceHead(old, nil, k) })
+	s.cache.publishHeads(change, func(old []gitops.Head) []gitops.Head { return gitops.ReplaceHead(old, nil, k) })
 	return nil
 }
 
@@ -261,7 +246,7 @@ func (s *Store) ImportHeads(ctx context.Context, heads []gitops.Head) error {
 	}
 	s.cache.publishHeads(change, func(old []gitops.Head) []gitops.Head {
 		for i := range written {
-			old = replaceHead(old, &written[i], written[i].Key())
+			old = gitops.ReplaceHead(old, &written[i], written[i].Key())
 		}
 		return old
 	})

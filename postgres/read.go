@@ -125,21 +125,12 @@ func (w *where) staleClause(now time.Time, global time.Duration) string {
 // a paged list and its count read one snapshot, so they agree. Returns
 // EUNAVAILABLE, EINTERNAL.
 func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int, error) {
+	if f.Behind != nil {
+		return gitops.ListBehind(ctx, f, s.List)
+	}
 	heads, err := s.syncedHeads(ctx)
 	if err != nil {
 		return nil, 0, err
-	}
-	if f.Behind != nil {
-		// behind is computed from the heads, not stored: filter it after
-		// the SQL, then page.
-		all := f
-		all.Behind, all.Limit, all.Offset = nil, 0, 0
-		servers, _, err := s.List(ctx, all)
-		if err != nil {
-			return nil, 0, err
-		}
-		page, total := gitops.PageBehind(servers, *f.Behind, f.Limit, f.Offset)
-		return page, total, nil
 	}
 	now := s.clock()
 	var w where

@@ -107,28 +107,13 @@ func (s *Store) SetHead(ctx context.Context, u gitops.SetHead) (gitops.HeadOutco
 				return err
 			}
 		}
-		w.setHeads(replaceHead(heads.List(), &out.Head, u.Key()))
+		w.setHeads(gitops.ReplaceHead(heads.List(), &out.Head, u.Key()))
 		return nil
 	})
 	if err != nil {
 		return gitops.HeadOutcome{}, err
 	}
 	return out, nil
-}
-
-// replaceHead returns list with the head of k replaced by h (added when
-// absent; removed when h is nil).
-func replaceHead(list []gitops.Head, h *gitops.Head, k gitops.HeadKey) []gitops.Head {
-	out := make([]gitops.Head, 0, len(list)+1)
-	for _, x := range list {
-		if x.Key() != k {
-			out = append(out, x)
-		}
-	}
-	if h != nil {
-		out = append(out, *h)
-	}
-	return out
 }
 
 // DeleteHead forgets a head. Returns ENOTFOUND, EUNAVAILABLE, EINTERNAL.
@@ -143,7 +128,7 @@ func (s *Store) DeleteHead(ctx context.Context, k gitops.HeadKey) error {
 		} else if n == 0 {
 			return headNotFound(k)
 		}
-		w.setHeads(replaceHead(w.heads().List(), nil, k))
+		w.setHeads(gitops.ReplaceHead(w.heads().List(), nil, k))
 		return nil
 	})
 }
@@ -166,7 +151,7 @@ func (s *Store) ImportHeads(ctx context.Context, heads []gitops.Head) error {
 			if _, err := w.conn.ExecContext(context.Background(), upsertHead, headArgs(&h)...); err != nil {
 				return dbError("importing the head of "+h.Key().String(), err)
 			}
-			list = replaceHead(list, &h, h.Key())
+			list = gitops.ReplaceHead(list, &h, h.Key())
 		}
 		w.setHeads(list)
 		return nil

@@ -198,21 +198,12 @@ func (s *Store) List(ctx context.Context, f gitops.Filter) ([]gitops.Server, int
 	if s.closed.Load() {
 		return nil, 0, errClosed()
 	}
+	if f.Behind != nil {
+		return gitops.ListBehind(ctx, f, s.List)
+	}
 	heads, err := s.currentHeads(ctx)
 	if err != nil {
 		return nil, 0, err
-	}
-	if f.Behind != nil {
-		// behind is computed from the heads, not stored: filter it after
-		// the SQL, then page.
-		all := f
-		all.Behind, all.Limit, all.Offset = nil, 0, 0
-		servers, _, err := s.List(ctx, all)
-		if err != nil {
-			return nil, 0, err
-		}
-		page, total := gitops.PageBehind(servers, *f.Behind, f.Limit, f.Offset)
-		return page, total, nil
 	}
 	now := s.clock()
 	var w where
