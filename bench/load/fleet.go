@@ -39,6 +39,8 @@ type fleetResult struct {
 	P99ms    float64 `json:"p99_ms"`
 	MaxMs    float64 `json:"max_ms"`
 	FirstErr string  `json:"first_error,omitempty"`
+	// DroppedAt is when the dropped were due (tally.dropSeconds).
+	DroppedAt string `json:"dropped_at,omitempty"`
 
 	Reads readerResult `json:"reads"`
 
@@ -193,6 +195,9 @@ func (b *bench) runFleetSize(ctx context.Context, n int) ([]fleetResult, error) 
 		}
 		b.logf("fleet %s N=%d %s: %d of %d due sent, p99 %.0f ms, %d dropped, %d errors, carried %v",
 			res.Backend, n, res.Build, res.Sent, res.Due, res.P99ms, res.Dropped, res.Errors, res.Carried)
+		if res.DroppedAt != "" {
+			b.logf("fleet %s N=%d %s: dropped in second %s of the run", res.Backend, n, res.Build, res.DroppedAt)
+		}
 	}
 	return results, nil
 }

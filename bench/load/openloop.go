@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -89,13 +93,17 @@ func (p plan) drifted(k int) bool { return p.dice(k)/5%10 == 0 }
 // scheduled time, not from when it was sent, so a server that falls behind
 // is charged for the whole wait (no coordinated omission).
 type tally struct {
-	mu       sync.Mutex
-	hist     histogram
-	sent     int64 // requests sent (due ones that found a free slot)
-	ok       int64 // answered 2xx
-	errors   int64 // failed or answered otherwise
-	dropped  int64 // due while the cap of requests in flight was reached: never sent
-	firstErr string
+	mu      sync.Mutex
+	hist    histogram
+	sent    int64 // requests sent (due ones that found a free slot)
+	ok      int64 // answered 2xx
+	errors  int64 // failed or answered otherwise
+	dropped int64 // due while the cap of requests in flight was reached: never sent
+	// droppedBySec counts the dropped by the second of the run they were
+	// due in: a stall shows as a few seconds, a server short of capacity
+	// as drops all through the run.
+	droppedBySec map[int]int64
+	firstErr     string
 }
 
 func (t *tally) done(latency time.Duration, err error) {
@@ -148,6 +156,10 @@ func (d *dispatcher) dispatch(ctx context.Context, start time.Time) (wait func()
 		default:
 			t.mu.Lock()
 			t.dropped++
+			if t.droppedBySec == nil {
+				t.droppedBySec = map[int]int64{}
+			}
+			t.droppedBySec[int(due.Sub(start)/time.Second)]++
 			t.mu.Unlock()
 			continue
 		}
@@ -174,4 +186,29 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-tm.C:
 	case <-ctx.Done():
 	}
+}
+
+// dropSeconds describes when the dropped requests were due: the seconds
+// of the run, as runs of consecutive seconds with their count, such as
+// "12-14 (5210), 41 (830)"; "" when none was dropped.
+func (t *tally) dropSeconds() string {
+	secs := slices.Sorted(maps.Keys(t.droppedBySec))
+	var b strings.Builder
+	for i := 0; i < len(secs); {
+		j, n := i, t.droppedBySec[secs[i]]
+		for j+1 < len(secs) && secs[j+1] == secs[j]+1 {
+			j++
+			n += t.droppedBySec[secs[j]]
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%d-%d (%d)", secs[i], secs[j], n)
+		} else {
+			fmt.Fprintf(&b, "%d (%d)", secs[i], n)
+		}
+		i = j + 1
+	}
+	return b.String()
 }

@@ -157,6 +157,19 @@ func TestDispatcherDropsWhatFindsNoSlot(t *testing.T) {
 	if tl.sent != 3 || tl.dropped != 47 || tl.ok != 3 {
 		t.Fatalf("sent %d, dropped %d, ok %d; want 3, 47, 3", tl.sent, tl.dropped, tl.ok)
 	}
+	if got := tl.dropSeconds(); got != "0-4 (47)" {
+		t.Errorf("dropped in seconds %q, want %q", got, "0-4 (47)")
+	}
+}
+
+func TestDropSeconds(t *testing.T) {
+	tl := &tally{droppedBySec: map[int]int64{41: 830, 12: 5000, 13: 10, 14: 200, 59: 1}}
+	if got, want := tl.dropSeconds(), "12-14 (5210), 41 (830), 59 (1)"; got != want {
+		t.Errorf("dropSeconds() = %q, want %q", got, want)
+	}
+	if got := (&tally{}).dropSeconds(); got != "" {
+		t.Errorf("dropSeconds() with none dropped = %q, want \"\"", got)
+	}
 }
 
 func TestDispatcherCountsLatencyFromTheDueTime(t *testing.T) {
