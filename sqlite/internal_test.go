@@ -36,6 +36,9 @@ func TestPragmas(t *testing.T) {
 		err = s.readDB.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v)
 		return v, err
 	})
+	// The writer commits without syncing; the syncer syncs before any
+	// write is answered (TestAnswersWaitForSync).
+	want["synchronous"] = "1"
 	err = s.write(ctx, func(w *writer) error {
 		check("writer", func(p string) (v string, err error) {
 			err = w.conn.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v)

@@ -62,7 +62,9 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in index.Interner) (_ []*ind
 		if _, err := conn.ExecContext(ctx, `UPDATE servers SET head = ? WHERE rowid = ?`, head, id); err != nil {
 			return nil, err
 		}
-		entries = append(entries, in.NewEntry(&sv, head))
+		e := in.NewEntry(&sv, head)
+		e.RowID = id
+		entries = append(entries, e)
 	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return nil, err
@@ -127,6 +129,7 @@ func readHeads(ctx context.Context, conn *sql.Conn, in index.Interner, n int) (e
 						r.missing = append(r.missing, row.id)
 						continue
 					}
+					e.RowID = row.id
 					r.entries = append(r.entries, e)
 				}
 				clear(chunk) // the entries keep the heads, not the chunk

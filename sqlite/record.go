@@ -42,7 +42,8 @@ const upsertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_us
 	pipeline_status = excluded.pipeline_status, drift_status = excluded.drift_status,
 	stale_after = excluded.stale_after, pipeline_reported_at = excluded.pipeline_reported_at,
 	cron_reported_at = excluded.cron_reported_at, legacy_written_at = excluded.legacy_written_at,
-	imported = excluded.imported, stale_after_us = excluded.stale_after_us, head = excluded.head`
+	imported = excluded.imported, stale_after_us = excluded.stale_after_us, head = excluded.head
+	RETURNING rowid`
 
 const insertEvent = `INSERT INTO events (time, server_group, host, source, status, previous_status,
 	commit_sha, validation_status, changed_files, updated_by, changes) VALUES (?,?,?,?,?,?,?,?,?,?,?)`
@@ -267,7 +268,9 @@ func partialUpdate(set rowargs.Set) string {
 		b.WriteString(col + " = ?")
 		n++
 	}
-	b.WriteString(" WHERE server_group = ? AND host = ?")
+	// The rowid finds the row without searching the key's index; the key
+	// makes an update through a stale rowid change nothing.
+	b.WriteString(" WHERE rowid = ? AND server_group = ? AND host = ?")
 	return b.String()
 }
 

@@ -29,9 +29,10 @@ type request struct {
 
 // writer owns the only writing connection. It takes every request waiting
 // in reqs (up to maxBatch), runs them in one transaction, commits once,
-// publishes what the batch changed to the index, and then answers them
-// all: one fsync for the whole batch, and a write is readable from the
-// index before its caller hears it succeeded.
+// publishes what the batch changed to the index, and hands the batch to
+// the syncer, which answers it once the WAL is on disk (sync.go): one
+// fsync for one or more batches, and a write is readable from the index
+// before its caller hears it succeeded.
 type writer struct {
 	s    *Store
 	conn *sql.Conn
@@ -175,7 +176,7 @@ func (w *writer) run() {
 		// Concurrent requests may run in any order; this one keeps the
 		// clock readings of prepared updates increasing.
 		slices.SortStableFunc(batch, func(a, b *request) int { return a.at.Compare(b.at) })
-		w.runBatch(batch, errs[:len(batch)])
+		batch = w.runBatch(batch, errs)
 		clear(batch) // let answered requests be collected
 	}
 }
@@ -189,8 +190,11 @@ func (w *writer) run() {
 // and each request reads the store afresh when it runs again. Requests
 // whose caller gave up before the writer took them are answered with their
 // context's error and not run.
-func (w *writer) runBatch(batch []*request, errs []error) {
-	bg := context.Background() // once taken, a request completes
+//
+// errs has room for maxBatch answers. Requests that arrive while the
+// syncer is still syncing earlier batches join the batch (gather); it
+// returns the batch as it ran.
+func (w *writer) runBatch(batch []*request, errs []error) []*request {
 	live := 0
 	for i, r := range batch {
 		errs[i] = r.ctx.Err()
@@ -200,16 +204,69 @@ func (w *writer) runBatch(batch []*request, errs []error) {
 	}
 	if live == 0 {
 		answer(batch, errs)
-		return
+		return batch
+	}
+	if w.s.sy != nil {
+		if err := w.s.sy.err(); err != nil {
+			failAll(batch, errs[:len(batch)], err)
+			return batch
+		}
 	}
 	if !w.beginTx() {
-		failAll(batch, errs, dbError("starting a write transaction", w.beginErr))
-		return
+		failAll(batch, errs[:len(batch)], dbError("starting a write transaction", w.beginErr))
+		return batch
 	}
-	if w.runPlain(batch, errs) {
+	ok := w.runPlain(batch, errs)
+	if ok {
+		batch, ok = w.gather(batch, errs)
+	}
+	errs = errs[:len(batch)]
+	if ok {
 		w.commitBatch(batch, errs)
-		return
+		return batch
 	}
+	w.runSaved(batch, errs)
+	return batch
+}
+
+// gather runs, in the open transaction, the requests that arrive while the
+// syncer is still syncing earlier batches, until it is done or the batch
+// is full: answering them could not come sooner than after the next sync
+// anyway, and committing them together writes the pages they share once.
+// Without it the writer, no longer waiting for the disk, commits every
+// few requests, and a large fleet's commits cost more than its updates.
+// ok is false when a request failed: the transaction must be run again
+// with savepoints.
+func (w *writer) gather(batch []*request, errs []error) (_ []*request, ok bool) {
+	if w.s.sy == nil {
+		return batch, true
+	}
+	for len(batch) < maxBatch && w.s.sy.busy() {
+		select {
+		case r, open := <-w.reqs:
+			if !open {
+				return batch, true // commit these; the next receive ends the loop
+			}
+			i := len(batch)
+			batch = append(batch, r)
+			if errs[i] = r.ctx.Err(); errs[i] != nil {
+				continue
+			}
+			if err := runRequest(w, r); err != nil {
+				return batch, false
+			}
+			w.keepChanges()
+			w.dropChanges()
+		case <-w.s.sy.flushed:
+		}
+	}
+	return batch, true
+}
+
+// runSaved runs batch again, each request under its own savepoint, after
+// one of its requests failed, and commits what succeeded.
+func (w *writer) runSaved(batch []*request, errs []error) {
+	bg := context.Background() // once taken, a request completes
 	// A request failed: nothing of the batch is written yet.
 	_, _ = w.rollback.ExecContext(bg)
 	w.forget()
@@ -294,6 +351,9 @@ func (w *writer) commitBatch(batch []*request, errs []error) {
 		return
 	}
 	w.idx.Publish(w.pending)
+	if w.s.ckpt != nil {
+		w.s.ckpt.committed()
+	}
 	if w.pendingHeads != nil {
 		w.s.heads.Store(w.pendingHeads)
 	}
@@ -306,6 +366,10 @@ func (w *writer) commitBatch(batch []*request, errs []error) {
 	}
 	if committed > 0 {
 		w.s.observeBatch(committed)
+	}
+	if w.s.sy != nil {
+		w.s.sy.committed(batch, errs)
+		return
 	}
 	answer(batch, errs)
 }
@@ -460,10 +524,17 @@ func (w *writer) putServer(s *gitops.Server, exists bool) error {
 // that finds no row, which the exact index rules out, upserted.
 func (w *writer) storeApplied(a *applied, exists bool) error {
 	k := a.out.Server.Key()
-	if err := w.writeRow(a.args, a.changed, exists); err != nil {
+	var rowid int64
+	if e := w.current(k); exists && e != nil {
+		rowid = e.RowID
+	}
+	rowid, err := w.writeRow(a.args, a.changed, rowid, exists)
+	if err != nil {
 		return dbError("writing server "+k.String(), err)
 	}
-	w.changes = append(w.changes, change{k, w.in.NewEntry(&a.out.Server, a.head)})
+	e := w.in.NewEntry(&a.out.Server, a.head)
+	e.RowID = rowid
+	w.changes = append(w.changes, change{k, e})
 	if a.out.Event == nil {
 		return nil
 	}
@@ -477,13 +548,14 @@ func (w *writer) storeApplied(a *applied, exists bool) error {
 	return dbError("writing the outbox entry of "+k.String(), w.addOutbox(a.out.Event, &a.out.Server))
 }
 
-// writeRow writes the row args (serverArgs) describe. changed, when not
-// empty, is the set of args that differ from the stored row: then only
-// those columns are set, which spares binding the others and updating
-// the indexes of columns that did not change.
-func (w *writer) writeRow(args []any, changed rowargs.Set, exists bool) error {
+// writeRow writes the row args (serverArgs) describe and returns its
+// rowid. changed, when not empty, is the set of args that differ from the
+// stored row: then only those columns are set, which spares binding the
+// others and updating the indexes of columns that did not change. rowid
+// is the row's as the index knows it (0: unknown).
+func (w *writer) writeRow(args []any, changed rowargs.Set, rowid int64, exists bool) (int64, error) {
 	bg := context.Background()
-	if exists {
+	if exists && rowid != 0 {
 		st := w.update
 		if changed == 0 {
 			changed = allArgs
@@ -492,19 +564,19 @@ func (w *writer) writeRow(args []any, changed rowargs.Set, exists bool) error {
 				st, changed = w.update, allArgs
 			}
 		}
-		// The arguments of the columns set, then the key.
-		w.updArgs = append(changed.Append(w.updArgs[:0], args), args[0], args[1])
+		// The arguments of the columns set, then the rowid and the key.
+		w.updArgs = append(changed.Append(w.updArgs[:0], args), rowid, args[0], args[1])
 		res, err := st.ExecContext(bg, w.updArgs...)
 		clear(w.updArgs)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
+			return rowid, err
 		}
 	}
-	_, err := w.upsert.ExecContext(bg, args...)
-	return err
+	err := w.upsert.QueryRowContext(bg, args...).Scan(&rowid)
+	return rowid, err
 }
 
 // applied is an update applied to a record, ready for the writer to store:

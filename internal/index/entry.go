@@ -46,6 +46,10 @@ type Entry struct {
 	// rebuild the whole record from an entry.
 	Imported        bool
 	LegacyWrittenAt time.Time
+	// RowID is where a store that has one (SQLite's rowid) keeps the
+	// record, 0 when unknown: the writer updates the row by it instead of
+	// searching the key's index, a page read per write at a large fleet.
+	RowID int64
 }
 
 // Key is the server's key.

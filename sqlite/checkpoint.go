@@ -1,0 +1,111 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// Checkpoints. In WAL mode a commit appends the pages it changed to the
+// WAL, and a checkpoint later copies them into the database file and
+// fsyncs it. SQLite's default runs that checkpoint inside the commit that
+// takes the WAL past 1,000 pages; with a large fleet that is every second
+// or third batch, and the writer, which every write waits for, spends a
+// sixth of its time copying pages and then waits for the database file's
+// fsync. Here a checkpointer on its own connection copies them while the
+// writer goes on with the next batch, which WAL mode allows: a PASSIVE
+// checkpoint takes no lock a writer needs.
+//
+// Copying is not enough to keep the WAL small: SQLite starts writing it
+// from its beginning again only when a write transaction begins with
+// every page of it already copied, and a checkpoint running beside a busy
+// writer is always a batch behind. So the writer keeps SQLite's own
+// checkpoint, at a higher threshold (restartPages): by then the
+// checkpointer has copied all but the last batches, the writer copies
+// those few itself, and its next transaction starts the WAL afresh.
+
+// restartPages is the writer's wal_autocheckpoint: the WAL grows to about
+// this many pages (4 KiB each) before it starts again from the beginning.
+var restartPages = 16384 // a variable so that tests can make the WAL start again sooner
+
+// checkpointGap is the least time between two checkpoints: one copies a
+// page changed by several batches once, and fsyncs the file once.
+const checkpointGap = 50 * time.Millisecond
+
+// checkpointer runs PASSIVE checkpoints on its own connection when poked.
+type checkpointer struct {
+	db   *sql.DB
+	poke chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	gap  time.Duration
+}
+
+// startCheckpointer opens the checkpointer's connection to path and starts
+// it. The writer's connection must have wal_autocheckpoint set to
+// restartPages (setCheckpoint).
+func startCheckpointer(ctx context.Context, path string) (*checkpointer, error) {
+	db, err := sql.Open("sqlite", dsn(path, url.Values{}))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	c := &checkpointer{db: db, poke: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), gap: checkpointGap}
+	go c.run()
+	return c, nil
+}
+
+// setCheckpoint makes conn, the writer's, leave checkpoints to the
+// checkpointer until the WAL holds restartPages pages.
+func setCheckpoint(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, restartPages))
+	return err
+}
+
+// committed tells the checkpointer a batch was committed. It never blocks:
+// pokes that arrive during a checkpoint make one more.
+func (c *checkpointer) committed() {
+	select {
+	case c.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.poke:
+		}
+		start := time.Now()
+		// A failure (SQLITE_BUSY while the writer checkpoints, an I/O
+		// error) leaves the pages in the WAL, where reads find them; the
+		// next poke tries again, and the writer's own checkpoint is there
+		// when the WAL reaches restartPages.
+		_, _ = c.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		select {
+		case <-c.stop:
+			return
+		case <-time.After(c.gap - time.Since(start)):
+		}
+	}
+}
+
+// close stops the checkpointer and closes its connection. The writer's
+// connection, closed last, checkpoints what is left.
+func (c *checkpointer) close() error {
+	close(c.stop)
+	<-c.done
+	return c.db.Close()
+}

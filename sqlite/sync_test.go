@@ -1,0 +1,124 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gitops "github.com/gitops-status/gitops-status"
+)
+
+// wrapSync makes the syncer sync through wrap, which is given the real
+// fsync.
+func (y *syncer) wrapSync(wrap func(fsync func() error) error) {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	fsync := y.sync
+	y.sync = func() error { return wrap(fsync) }
+}
+
+// TestAnswersWaitForSync checks that a write is answered only after the
+// WAL was synced following its commit, and is stored when it is.
+func TestAnswersWaitForSync(t *testing.T) {
+	s, _ := openTest(t, gitops.StoreOptions{})
+	synced := make(chan struct{})
+	release := make(chan struct{})
+	s.sy.wrapSync(func(fsync func() error) error {
+		synced <- struct{}{}
+		<-release
+		return fsync()
+	})
+
+	ctx := context.Background()
+	answered := make(chan error, 1)
+	go func() {
+		_, err := s.Apply(ctx, pipelineUpdate("h", "abc"))
+		answered <- err
+	}()
+	select {
+	case <-synced:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no sync began within 10 s of a write")
+	}
+	select {
+	case err := <-answered:
+		t.Fatalf("the write was answered (%v) while its sync had not finished", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	if sv, err := s.Get(ctx, gitops.Key{ServerGroup: "g", Host: "h"}); err != nil || sv.CommitSHA != "abc" {
+		t.Errorf("after the answer: %+v, %v", sv, err)
+	}
+}
+
+// TestSyncFailureStopsWrites checks that when the WAL cannot be synced,
+// the writes it covered fail and so does every later one, with a message
+// that says what to do.
+func TestSyncFailureStopsWrites(t *testing.T) {
+	s, _ := openTest(t, gitops.StoreOptions{})
+	s.sy.wrapSync(func(func() error) error { return errors.New("input/output error") })
+	ctx := context.Background()
+	for i, host := range []string{"h1", "h2"} {
+		_, err := s.Apply(ctx, pipelineUpdate(host, "abc"))
+		var ge *gitops.Error
+		if !errors.As(err, &ge) || ge.Code != gitops.EUNAVAILABLE || !strings.Contains(err.Error(), "input/output error") ||
+			!strings.Contains(err.Error(), "until the service restarts") {
+			t.Errorf("write %d after a failed sync: %v; want EUNAVAILABLE naming the error and the restart", i+1, err)
+		}
+	}
+	// The second write was refused before it ran: only the first, whose
+	// fate the failed sync left unknown, may be stored.
+	if _, err := s.Get(ctx, gitops.Key{ServerGroup: "g", Host: "h2"}); gitops.ErrorCode(err) != gitops.ENOTFOUND {
+		t.Errorf("Get h2 after its write was refused: %v, want ENOTFOUND", err)
+	}
+}
+
+// TestWritesGatherDuringSync checks that writes arriving while the WAL is
+// being synced are committed together once it is, not one commit each.
+func TestWritesGatherDuringSync(t *testing.T) {
+	var mu sync.Mutex
+	var batches []int
+	s, _ := openTest(t, gitops.StoreOptions{ObserveBatch: func(n int) {
+		mu.Lock()
+		batches = append(batches, n)
+		mu.Unlock()
+	}})
+	release := make(chan struct{})
+	s.sy.wrapSync(func(fsync func() error) error {
+		<-release
+		return fsync()
+	})
+	ctx := context.Background()
+	answered := make(chan error, 11)
+	go func() {
+		_, err := s.Apply(ctx, pipelineUpdate("first", "abc"))
+		answered <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // committed; its sync waits for release
+	for i := range 10 {
+		go func() {
+			_, err := s.Apply(ctx, pipelineUpdate(fmt.Sprintf("h%d", i), "abc"))
+			answered <- err
+		}()
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(release)
+	for range 11 {
+		if err := <-answered; err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(batches, []int{1, 10}) {
+		t.Errorf("batches committed: %v; want [1 10]: the ten writes that came during the first one's sync in one", batches)
+	}
+}
