@@ -62,7 +62,8 @@ type syncedBatch struct {
 // created it) and starts the syncer. The writer's connection must have
 // synchronous=NORMAL (setWriterSync).
 func startSyncer(path string) (*syncer, error) {
-	wal, err := os.Open(path + "-wal")
+	// Read-write: some systems (Windows) flush only a handle that may write.
+	wal, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
