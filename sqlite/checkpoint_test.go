@@ -105,9 +105,11 @@ func TestWALStartsAgain(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// 2,400 writes wrote thousands of pages; a batch (at most 8 writes
-	// here) writes a few dozen.
-	if limit := uint32(4 * restartPages); maxFrames > limit {
+	// 2,400 writes wrote thousands of pages (without the writer's own
+	// checkpoint the WAL reaches ~5,000); a batch (at most 8 writes here)
+	// writes a few dozen, and the writer's checkpoint may find the
+	// checkpointer's lock taken a few times in a row.
+	if limit := uint32(16 * restartPages); maxFrames > limit {
 		t.Errorf("the WAL grew to %d frames; want it to start again near %d", maxFrames, restartPages)
 	}
 	if maxFrames == 0 {
