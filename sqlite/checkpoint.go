@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"net/url"
 	"time"
 )
@@ -45,7 +44,7 @@ type checkpointer struct {
 
 // startCheckpointer opens the checkpointer's connection to path and starts
 // it. The writer's connection must have wal_autocheckpoint set to
-// restartPages (setCheckpoint).
+// restartPages (setWriterPragmas).
 func startCheckpointer(ctx context.Context, path string) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", dsn(path, url.Values{}))
 	if err != nil {
@@ -62,13 +61,6 @@ func startCheckpointer(ctx context.Context, path string) (*checkpointer, error) 
 	c := &checkpointer{db: db, poke: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), gap: checkpointGap}
 	go c.run()
 	return c, nil
-}
-
-// setCheckpoint makes conn, the writer's, leave checkpoints to the
-// checkpointer until the WAL holds restartPages pages.
-func setCheckpoint(ctx context.Context, conn *sql.Conn) error {
-	_, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, restartPages))
-	return err
 }
 
 // committed tells the checkpointer a batch was committed. It never blocks:

@@ -120,13 +120,29 @@ var pragmas = []string{
 	"synchronous(FULL)",
 }
 
-// writerCacheSize is the writer's page cache (negative: KiB). A write
-// descends the servers table and the events indexes; SQLite's default of
-// 2 MiB holds their inner pages only up to some tens of thousands of
-// servers, and past that every write reads them again through a system
-// call each. 16 MiB holds them at 400,000 servers; the leaves, one or two
-// per write, are read from the operating system's cache as before.
-const writerCacheSize = `PRAGMA cache_size = -16384`
+// setWriterPragmas sets what only the writer's connection has:
+//   - a 16 MiB page cache (negative: KiB). A write descends the servers
+//     table and the events indexes; SQLite's default of 2 MiB holds their
+//     inner pages only up to some tens of thousands of servers, and past
+//     that every write reads them again through a system call each. 16 MiB
+//     holds them at 400,000 servers; the leaves, one or two per write, are
+//     read from the operating system's cache as before.
+//   - checkpoints left to the checkpointer until the WAL holds restartPages
+//     pages (checkpoint.go);
+//   - commits that do not sync: the syncer syncs before anyone hears of
+//     them (sync.go).
+func setWriterPragmas(ctx context.Context, conn *sql.Conn) error {
+	for _, q := range []string{
+		`PRAGMA cache_size = -16384`,
+		fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, restartPages),
+		`PRAGMA synchronous = NORMAL`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func dsn(path string, extra url.Values) string {
 	q := url.Values{"_pragma": pragmas}
@@ -220,15 +236,7 @@ func open(path string, opts gitops.StoreOptions, lock *os.File) (_ *Store, err e
 		conn.Close()
 		return nil, err
 	}
-	if _, err := conn.ExecContext(ctx, writerCacheSize); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if err := setCheckpoint(ctx, conn); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if err := setWriterSync(ctx, conn); err != nil {
+	if err := setWriterPragmas(ctx, conn); err != nil {
 		conn.Close()
 		return nil, err
 	}

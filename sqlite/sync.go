@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"sync"
@@ -60,7 +58,7 @@ type syncedBatch struct {
 
 // startSyncer opens the WAL file beside path (the writer's connection has
 // created it) and starts the syncer. The writer's connection must have
-// synchronous=NORMAL (setWriterSync).
+// synchronous=NORMAL (setWriterPragmas).
 func startSyncer(path string) (*syncer, error) {
 	// Read-write: some systems (Windows) flush only a handle that may write.
 	wal, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
@@ -85,13 +83,6 @@ func syncDir(path string) error {
 	}
 	defer d.Close()
 	return d.Sync()
-}
-
-// setWriterSync makes conn, the writer's, commit without syncing; the
-// syncer syncs before anyone hears of the commit.
-func setWriterSync(ctx context.Context, conn *sql.Conn) error {
-	_, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`)
-	return err
 }
 
 // committed queues a committed batch to be answered after the next fsync.

@@ -206,11 +206,9 @@ func (w *writer) runBatch(batch []*request, errs []error) []*request {
 		answer(batch, errs)
 		return batch
 	}
-	if w.s.sy != nil {
-		if err := w.s.sy.err(); err != nil {
-			failAll(batch, errs[:len(batch)], err)
-			return batch
-		}
+	if err := w.s.sy.err(); err != nil {
+		failAll(batch, errs[:len(batch)], err)
+		return batch
 	}
 	if !w.beginTx() {
 		failAll(batch, errs[:len(batch)], dbError("starting a write transaction", w.beginErr))
@@ -238,9 +236,6 @@ func (w *writer) runBatch(batch []*request, errs []error) []*request {
 // ok is false when a request failed: the transaction must be run again
 // with savepoints.
 func (w *writer) gather(batch []*request, errs []error) (_ []*request, ok bool) {
-	if w.s.sy == nil {
-		return batch, true
-	}
 	for len(batch) < maxBatch && w.s.sy.busy() {
 		select {
 		case r, open := <-w.reqs:
@@ -351,9 +346,7 @@ func (w *writer) commitBatch(batch []*request, errs []error) {
 		return
 	}
 	w.idx.Publish(w.pending)
-	if w.s.ckpt != nil {
-		w.s.ckpt.committed()
-	}
+	w.s.ckpt.committed()
 	if w.pendingHeads != nil {
 		w.s.heads.Store(w.pendingHeads)
 	}
@@ -367,11 +360,7 @@ func (w *writer) commitBatch(batch []*request, errs []error) {
 	if committed > 0 {
 		w.s.observeBatch(committed)
 	}
-	if w.s.sy != nil {
-		w.s.sy.committed(batch, errs)
-		return
-	}
-	answer(batch, errs)
+	w.s.sy.committed(batch, errs)
 }
 
 // abort rolls the transaction back and answers every request that had not
@@ -511,24 +500,26 @@ func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error
 }
 
 // putServer writes s, a normalized record, with its head, and stages its
-// new index entry, as storeApplied does.
-func (w *writer) putServer(s *gitops.Server, exists bool) error {
+// new index entry, as storeApplied does; cur is the server's entry
+// (w.current), nil when it has none.
+func (w *writer) putServer(s *gitops.Server, cur *index.Entry) error {
 	a := applied{out: gitops.Outcome{Applied: true, Server: *s}, head: s.AppendJSONHead(nil)}
 	a.args = serverArgs(nil, s, a.head)
-	return w.storeApplied(&a, exists)
+	return w.storeApplied(&a, cur)
 }
 
 // storeApplied writes a, an applied update, with its event, and stages
-// the new index entry. exists says whether the batch so far left a row for
-// the server (w.current): then the row is updated in place, and only when
-// that finds no row, which the exact index rules out, upserted.
-func (w *writer) storeApplied(a *applied, exists bool) error {
+// the new index entry. cur is the server's entry as the batch so far left
+// it (w.current), nil when it has no row: with one, the row is updated in
+// place by its rowid, and only when that finds no row, which the exact
+// index rules out, upserted.
+func (w *writer) storeApplied(a *applied, cur *index.Entry) error {
 	k := a.out.Server.Key()
 	var rowid int64
-	if e := w.current(k); exists && e != nil {
-		rowid = e.RowID
+	if cur != nil {
+		rowid = cur.RowID
 	}
-	rowid, err := w.writeRow(a.args, a.changed, rowid, exists)
+	rowid, err := w.writeRow(a.args, a.changed, rowid)
 	if err != nil {
 		return dbError("writing server "+k.String(), err)
 	}
@@ -552,10 +543,11 @@ func (w *writer) storeApplied(a *applied, exists bool) error {
 // rowid. changed, when not empty, is the set of args that differ from the
 // stored row: then only those columns are set, which spares binding the
 // others and updating the indexes of columns that did not change. rowid
-// is the row's as the index knows it (0: unknown).
-func (w *writer) writeRow(args []any, changed rowargs.Set, rowid int64, exists bool) (int64, error) {
+// is the row's as the index knows it, 0 when it has none (or it is not
+// known): then the row is upserted.
+func (w *writer) writeRow(args []any, changed rowargs.Set, rowid int64) (int64, error) {
 	bg := context.Background()
-	if exists && rowid != 0 {
+	if rowid != 0 {
 		st := w.update
 		if changed == 0 {
 			changed = allArgs
@@ -709,7 +701,7 @@ func (s *Store) Apply(ctx context.Context, u gitops.Update) (gitops.Outcome, err
 			}
 		}
 		if a.out.Applied {
-			if err := w.storeApplied(a, cur != nil); err != nil {
+			if err := w.storeApplied(a, cur); err != nil {
 				return err
 			}
 			w.lastNow = now
@@ -810,7 +802,7 @@ func (s *Store) Import(ctx context.Context, servers []gitops.Server, mode gitops
 		for i := range servers {
 			sv := servers[i].Clone()
 			normalize(&sv)
-			if err := w.putServer(&sv, w.current(sv.Key()) != nil); err != nil {
+			if err := w.putServer(&sv, w.current(sv.Key())); err != nil {
 				return err
 			}
 		}
