@@ -208,3 +208,40 @@ func TestPartialUpdatesKeepColumnsExact(t *testing.T) {
 		t.Error("no partial UPDATE was prepared: every write set every column")
 	}
 }
+
+// TestStaleRowIDChangesNoOtherRow checks that an update through a rowid
+// the index got wrong leaves the row it names alone and still stores the
+// update: the key in the UPDATE's WHERE makes it change nothing, and the
+// writer falls back to the upsert.
+func TestStaleRowIDChangesNoOtherRow(t *testing.T) {
+	s, _ := openTest(t, gitops.StoreOptions{})
+	ctx := context.Background()
+	for _, h := range []string{"a", "b"} {
+		if _, err := s.Apply(ctx, pipelineUpdate(h, "c0ffee")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.write(ctx, func(w *writer) error {
+		a, b := w.current(gitops.Key{ServerGroup: "g", Host: "a"}), w.current(gitops.Key{ServerGroup: "g", Host: "b"})
+		if a.RowID == 0 || b.RowID == 0 || a.RowID == b.RowID {
+			t.Fatalf("rowids a %d, b %d: want two distinct known ones", a.RowID, b.RowID)
+		}
+		a.RowID = b.RowID
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, pipelineUpdate("a", "deadbeef")); err != nil {
+		t.Fatal(err)
+	}
+	for h, want := range map[string]string{"a": "deadbeef", "b": "c0ffee"} {
+		var got string
+		if err := s.readDB.QueryRowContext(ctx, `SELECT commit_sha FROM servers WHERE server_group = 'g' AND host = ?`, h).Scan(&got); err != nil || got != want {
+			t.Errorf("stored commit of %s: %q, %v; want %q", h, got, err, want)
+		}
+	}
+	var n int
+	if err := s.readDB.QueryRowContext(ctx, `SELECT count(*) FROM servers`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d rows, %v; want 2", n, err)
+	}
+}
