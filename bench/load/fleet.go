@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -106,18 +105,7 @@ func (b *bench) runFleet(ctx context.Context, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\n### Fleet (open loop, %s, every server reports once a minute, %v per run)\n\n", b.cfg.fleetDB, b.cfg.duration)
 	printFleetTable(stdout, results)
-	if b.cfg.jsonOut != "" {
-		if err := writeJSON(b.cfg.jsonOut, results); err != nil {
-			return err
-		}
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if len(b.failures) > 0 {
-		return fmt.Errorf("%d failure(s):\n  %s", len(b.failures), strings.Join(b.failures, "\n  "))
-	}
-	return nil
+	return b.conclude(ctx, results)
 }
 
 // fleetBuilds are the service binaries one fleet size runs, in turn, on

@@ -265,8 +265,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	rep.Failures = b.failures
-	if cfg.jsonOut != "" {
-		if err := writeJSON(cfg.jsonOut, rep); err != nil {
+	return b.conclude(ctx, rep)
+}
+
+// conclude writes results to -json when asked, and returns what ended the
+// run: ctx's error, else the failures seen, else nil.
+func (b *bench) conclude(ctx context.Context, results any) error {
+	if b.cfg.jsonOut != "" {
+		if err := writeJSON(b.cfg.jsonOut, results); err != nil {
 			return err
 		}
 	}
