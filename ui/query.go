@@ -218,23 +218,24 @@ func (q fleetQuery) withStatus(st gitops.Status) string {
 // withStaleToggled is the URL of q with the stale=true filter toggled.
 func (q fleetQuery) withStaleToggled() string {
 	c := q.clone()
-	if c.Stale == "true" {
-		c.Stale = ""
-	} else {
-		c.Stale = "true"
-	}
+	c.Stale = toggled(c.Stale)
 	return c.URL()
 }
 
 // withBehindToggled is the URL of q with the behind=true filter toggled.
 func (q fleetQuery) withBehindToggled() string {
 	c := q.clone()
-	if c.Behind == "true" {
-		c.Behind = ""
-	} else {
-		c.Behind = "true"
-	}
+	c.Behind = toggled(c.Behind)
 	return c.URL()
+}
+
+// toggled is a true/false filter's value toggled: "true" when it was not,
+// "" (no filter) when it was.
+func toggled(v string) string {
+	if v == "true" {
+		return ""
+	}
+	return "true"
 }
 
 // withGroup is the URL of q narrowed to group g alone.

@@ -100,6 +100,7 @@ func TestFleetQueryLinks(t *testing.T) {
 		{"an active count removes it", q.withStatus(gitops.StatusFailed), "/ui?environment=prod&sort=for&per_page=100"},
 		{"all clears the status filter", q.withStatus(""), "/ui?environment=prod&sort=for&per_page=100"},
 		{"stale toggles on", q.withStaleToggled(), "/ui?environment=prod&status=failed&stale=true&sort=for&per_page=100"},
+		{"behind toggles on", q.withBehindToggled(), "/ui?environment=prod&status=failed&behind=true&sort=for&per_page=100"},
 		{"the sorted column reverses", q.withSort("for"), "/ui?environment=prod&status=failed&sort=-for&per_page=100"},
 		{"another column sorts ascending", q.withSort("files"), "/ui?environment=prod&status=failed&sort=files&per_page=100"},
 		{"a group link narrows to it", q.withGroup("g"), "/ui?server_group=g&environment=prod&status=failed&sort=for&per_page=100"},
@@ -115,5 +116,15 @@ func TestFleetQueryLinks(t *testing.T) {
 	}
 	if q.Page != 4 || !reflect.DeepEqual(q.Statuses, []gitops.Status{"failed"}) {
 		t.Fatalf("making links changed the query: %+v", q)
+	}
+	on, err := parseFleetQuery(mustQuery("stale=true&behind=true"), 15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := on.withStaleToggled(), "/ui?behind=true"; got != want {
+		t.Errorf("stale toggled off: %q, want %q", got, want)
+	}
+	if got, want := on.withBehindToggled(), "/ui?stale=true"; got != want {
+		t.Errorf("behind toggled off: %q, want %q", got, want)
 	}
 }
