@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	gitops "github.com/gitops-status/gitops-status"
-	"github.com/gitops-status/gitops-status/internal/index"
 	"github.com/gitops-status/gitops-status/storetest"
 )
 
@@ -169,11 +168,10 @@ func TestPartialUpdatesKeepColumnsExact(t *testing.T) {
 		// Every column, the derived ones too, holds what writing the whole
 		// record would have written.
 		e := s.idx.Get(k)
-		sv, err := index.DecodeHead(e.Head)
+		sv, err := e.Decode()
 		if err != nil {
 			t.Fatal(err)
 		}
-		sv.Imported, sv.LegacyWrittenAt = e.Imported, e.LegacyWrittenAt
 		want := serverArgs(nil, &sv, e.Head)
 		got := make([]any, len(argColumns))
 		ptrs := make([]any, len(got))

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	gitops "github.com/gitops-status/gitops-status"
-	"github.com/gitops-status/gitops-status/internal/rowargs"
 )
 
 // serverColumns are the servers columns a record is read from, in scan
@@ -170,32 +168,6 @@ func scanServer(sc scanner, s *gitops.Server, extra ...any) error {
 	return nil
 }
 
-// timeArg is a time as stored: unix microseconds, or NULL when unset.
-func timeArg(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMicro()
-}
-
-// staleAfterUS is the stale_after_us column for a stale_after value: NULL
-// when the global threshold applies, -1 when the server is never stale,
-// else whole microseconds. It mirrors gitops.Server.StaleThreshold, so the
-// SQL stale filter and IsStale agree.
-func staleAfterUS(s string) any {
-	if s == "" {
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return nil // StaleThreshold falls back to the global one too
-	}
-	if d <= 0 {
-		return int64(-1)
-	}
-	return int64(d / time.Microsecond)
-}
-
 // globalStaleUS is the global threshold in the encoding of staleAfterUS.
 func globalStaleUS(d time.Duration) int64 {
 	if d <= 0 {
@@ -209,98 +181,6 @@ func globalStaleUS(d time.Duration) int64 {
 func jsonList(l []string) string { return string(gitops.AppendJSONStrings(nil, l)) }
 
 func jsonMap(m map[string]string) string { return string(gitops.AppendJSONLabels(nil, m)) }
-
-// serverArgs appends to args the upsertServer arguments for s, whose head
-// is head.
-func serverArgs(args []any, s *gitops.Server, head []byte) []any {
-	imported := int64(0)
-	if s.Imported {
-		imported = 1
-	}
-	files, labels, ok := headColumns(head)
-	if !ok {
-		files, labels = jsonList(s.ChangedFiles), jsonMap(s.Labels)
-	}
-	return append(args,
-		s.ServerGroup, s.Host, s.ProjectName, s.RepoName, s.ServerType, s.Environment,
-		string(s.Status), files, string(s.ValidationStatus), s.ValidationMessage,
-		s.CommitSHA, s.Branch, s.UpdatedBy,
-		timeArg(s.LastPipelineRun), timeArg(s.LastCronCheck), timeArg(s.Timestamp), timeArg(s.StatusSince),
-		string(s.LastSource), labels, string(s.PipelineStatus), string(s.DriftStatus), s.StaleAfter,
-		timeArg(s.PipelineReportedAt), timeArg(s.CronReportedAt), timeArg(s.LegacyWrittenAt), imported,
-		staleAfterUS(s.StaleAfter), head,
-	)
-}
-
-// argColumns names the column of each serverArgs argument, in order.
-var argColumns = append(strings.Split(strings.Join(strings.Fields(serverColumns), ""), ","), "stale_after_us", "head")
-
-// allArgs is every serverArgs argument but the key.
-var allArgs = rowargs.Set(1<<len(argColumns)-1) &^ 3
-
-// updateServer rewrites every column of an existing row. The writer uses
-// it when its index says the row exists (a plain UPDATE skips the failed
-// insert an upsert tries first) and it does not know what changed.
-var updateServer = partialUpdate(allArgs)
-
-// changedArgs returns the arguments of after that differ from before's
-// (both serverArgs of the same key; see rowargs.Changed). Every argument
-// but the head is a string, an int64 or nil, so == compares them.
-func changedArgs(before, after []any) rowargs.Set {
-	return rowargs.Changed(before, after, func(a, b any) bool { return a == b })
-}
-
-// partialUpdate is the UPDATE that sets the columns of set, taking their
-// arguments in order and then the key, as writer.writeRow binds them;
-// plain ? parameters, since the driver binds numbered ones by name, which
-// allocates.
-func partialUpdate(set rowargs.Set) string {
-	var b strings.Builder
-	b.WriteString("UPDATE servers SET ")
-	n := 0
-	for i, col := range argColumns {
-		if set&(1<<i) == 0 {
-			continue
-		}
-		if n > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(col + " = ?")
-		n++
-	}
-	// The rowid finds the row without searching the key's index; the key
-	// makes an update through a stale rowid change nothing.
-	b.WriteString(" WHERE rowid = ? AND server_group = ? AND host = ?")
-	return b.String()
-}
-
-// headColumns cuts the changed_files and labels columns out of a head:
-// AppendJSONHead writes them as encoding/json would (what jsonList and
-// jsonMap write), so encoding them again is wasted work. Inside an encoded
-// string every '"' is escaped, so a marker that starts with `,"` or ends
-// with `":` cannot occur inside one, and the first match is the field
-// itself. ok is false when a marker is missing.
-func headColumns(head []byte) (files, labels string, ok bool) {
-	files, ok = cutBetween(head, `,"changed_files":`, `,"validation_status":`)
-	if !ok {
-		return "", "", false
-	}
-	labels, ok = cutBetween(head, `,"labels":`, `,"stale_after":`)
-	return files, labels, ok
-}
-
-func cutBetween(b []byte, start, end string) (string, bool) {
-	i := bytes.Index(b, []byte(start))
-	if i < 0 {
-		return "", false
-	}
-	b = b[i+len(start):]
-	j := bytes.Index(b, []byte(end))
-	if j < 0 {
-		return "", false
-	}
-	return string(b[:j]), true
-}
 
 // normalize makes s what reading it back returns: times in UTC at
 // microsecond precision, empty rather than nil lists and maps, and strings

@@ -66,7 +66,7 @@ type writer struct {
 
 	beginErr error // why beginTx failed
 
-	updArgs []any // update arguments, reused
+	args []any // a row write's arguments, reused
 	// updates are the UPDATE statements that set some columns only, by
 	// the set they set (see updateOf).
 	updates map[rowargs.Set]*sql.Stmt
@@ -484,8 +484,7 @@ func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error
 		return s, false, nil
 	}
 	if w.s.headsOK {
-		if s, err := index.DecodeHead(e.Head); err == nil {
-			s.Imported, s.LegacyWrittenAt = e.Imported, e.LegacyWrittenAt
+		if s, err := e.Decode(); err == nil {
 			return s, true, nil
 		}
 	}
@@ -504,7 +503,6 @@ func (w *writer) getServer(k gitops.Key) (s gitops.Server, found bool, err error
 // (w.current), nil when it has none.
 func (w *writer) putServer(s *gitops.Server, cur *index.Entry) error {
 	a := applied{out: gitops.Outcome{Applied: true, Server: *s}, head: s.AppendJSONHead(nil)}
-	a.args = serverArgs(nil, s, a.head)
 	return w.storeApplied(&a, cur)
 }
 
@@ -519,7 +517,10 @@ func (w *writer) storeApplied(a *applied, cur *index.Entry) error {
 	if cur != nil {
 		rowid = cur.RowID
 	}
-	rowid, err := w.writeRow(a.args, a.changed, rowid)
+	// The row is built here rather than kept in a: it is ~900 bytes, the
+	// largest part of what preparing an update allocates.
+	r := serverRow(&a.out.Server, a.head)
+	rowid, err := w.writeRow(&r, a.changed, rowid)
 	if err != nil {
 		return dbError("writing server "+k.String(), err)
 	}
@@ -539,13 +540,13 @@ func (w *writer) storeApplied(a *applied, cur *index.Entry) error {
 	return dbError("writing the outbox entry of "+k.String(), w.addOutbox(a.out.Event, &a.out.Server))
 }
 
-// writeRow writes the row args (serverArgs) describe and returns its
-// rowid. changed, when not empty, is the set of args that differ from the
-// stored row: then only those columns are set, which spares binding the
+// writeRow writes r and returns its rowid. changed, when not empty, is
+// the set of r's columns that differ from the stored row: then only those
+// are set, which spares binding the
 // others and updating the indexes of columns that did not change. rowid
 // is the row's as the index knows it, 0 when it has none (or it is not
 // known): then the row is upserted.
-func (w *writer) writeRow(args []any, changed rowargs.Set, rowid int64) (int64, error) {
+func (w *writer) writeRow(r *row, changed rowargs.Set, rowid int64) (int64, error) {
 	bg := context.Background()
 	if rowid != 0 {
 		st := w.update
@@ -557,9 +558,9 @@ func (w *writer) writeRow(args []any, changed rowargs.Set, rowid int64) (int64, 
 			}
 		}
 		// The arguments of the columns set, then the rowid and the key.
-		w.updArgs = append(changed.Append(w.updArgs[:0], args), rowid, args[0], args[1])
-		res, err := st.ExecContext(bg, w.updArgs...)
-		clear(w.updArgs)
+		w.args = append(r.appendArgs(w.args[:0], changed), rowid, r.cols[0].s, r.cols[1].s)
+		res, err := st.ExecContext(bg, w.args...)
+		clear(w.args)
 		if err != nil {
 			return 0, err
 		}
@@ -567,7 +568,9 @@ func (w *writer) writeRow(args []any, changed rowargs.Set, rowid int64) (int64, 
 			return rowid, err
 		}
 	}
-	err := w.upsert.QueryRowContext(bg, args...).Scan(&rowid)
+	w.args = r.appendArgs(w.args[:0], everyArg)
+	err := w.upsert.QueryRowContext(bg, w.args...).Scan(&rowid)
+	clear(w.args)
 	return rowid, err
 }
 
@@ -577,10 +580,10 @@ func (w *writer) writeRow(args []any, changed rowargs.Set, rowid int64) (int64, 
 type applied struct {
 	out    gitops.Outcome
 	head   []byte
-	args   []any // serverArgs, when out.Applied
 	evArgs []any // eventArgs, when out.Event is not nil
-	// changed is the set of args that differ from the record the update
-	// was applied to (see changedArgs), 0 when there was none.
+	// changed is the set of the row's columns that differ from the record
+	// the update was applied to (see row.changedFrom), 0 when there was
+	// none.
 	changed rowargs.Set
 }
 
@@ -597,9 +600,9 @@ func apply(u gitops.Update, cur *gitops.Server, curHead []byte, now time.Time) (
 	}
 	normalize(&a.out.Server)
 	a.head = a.out.Server.AppendJSONHead(nil)
-	a.args = serverArgs(nil, &a.out.Server, a.head)
 	if cur != nil {
-		a.changed = changedArgs(serverArgs(nil, cur, curHead), a.args)
+		after, before := serverRow(&a.out.Server, a.head), serverRow(cur, curHead)
+		a.changed = after.changedFrom(&before)
 	}
 	if o.Event != nil {
 		ev := *o.Event
@@ -635,11 +638,10 @@ func (s *Store) prepare(u gitops.Update) *prepared {
 	var cur *gitops.Server
 	var curHead []byte
 	if base != nil {
-		sv, err := index.DecodeHead(base.Head)
+		sv, err := base.Decode()
 		if err != nil {
 			return nil
 		}
-		sv.Imported, sv.LegacyWrittenAt = base.Imported, base.LegacyWrittenAt
 		cur, curHead = &sv, base.Head
 	}
 	p := &prepared{base: base, now: gitops.Now(s.now())}

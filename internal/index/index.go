@@ -31,10 +31,20 @@ type Index struct {
 func New(entries []*Entry) *Index {
 	slices.SortFunc(entries, compareEntries)
 	x := &Index{entries: entries, byKey: make(map[gitops.Key]*Entry, len(entries))}
-	for _, e := range entries {
+	for i, e := range entries {
 		x.byKey[e.Key()] = e
+		e.pos = i
 	}
 	return x
+}
+
+// position returns where the entry of k, old (nil when there is none),
+// is or would be inserted in the sorted entries.
+func (x *Index) position(old *Entry, k gitops.Key) int {
+	if old != nil && old.pos < len(x.entries) && x.entries[old.pos] == old {
+		return old.pos
+	}
+	return search(x.entries, k.ServerGroup, k.Host)
 }
 
 // Get returns the entry of k, or nil.
@@ -108,13 +118,14 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 		if old == nil && e == nil {
 			continue // created and deleted in the same batch
 		}
-		pos := search(x.entries, k.ServerGroup, k.Host)
+		pos := x.position(old, k)
 		edits = append(edits, edit{pos: pos, insert: old == nil, e: e})
 		resize = resize || old == nil || e == nil
 	}
 	if !resize {
 		x.mu.Lock()
 		for _, ed := range edits {
+			ed.e.pos = ed.pos
 			x.entries[ed.pos] = ed.e
 			x.byKey[ed.e.Key()] = ed.e
 		}
@@ -144,6 +155,7 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 			prev++ // the current entry at pos is replaced or removed
 		}
 		if ed.e != nil {
+			ed.e.pos = len(merged)
 			merged = append(merged, ed.e)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	gitops "github.com/gitops-status/gitops-status"
 )
@@ -107,5 +108,35 @@ func TestListDesiredNeighbours(t *testing.T) {
 	}
 	if nb != wantBehind || wantBehind == 0 {
 		t.Errorf("behind=true lists %d, want %d (>0)", nb, wantBehind)
+	}
+}
+
+// TestEntryHost checks that an entry's host is the record's host whatever
+// its characters, and that a host the head holds unescaped shares the
+// head's bytes instead of being a string of its own.
+func TestEntryHost(t *testing.T) {
+	for _, tc := range []struct {
+		host   string
+		shared bool
+	}{
+		{"web-01.example.net", true},
+		{"", false},
+		{`we"b`, false},
+		{`a\b`, false},
+		{"a<b&c", false},
+		{"tab\there", false},
+		{"hôte-é", true},
+	} {
+		sv := gitops.Server{ServerGroup: "g", Host: tc.host, Labels: map[string]string{"a": "1", "host": tc.host + "x"}}
+		head := sv.AppendJSONHead(nil)
+		e := Interner{}.NewEntry(&sv, head)
+		if e.host != tc.host {
+			t.Errorf("host %q: the entry's host is %q", tc.host, e.host)
+		}
+		p := uintptr(unsafe.Pointer(unsafe.StringData(e.host)))
+		inHead := len(head) > 0 && p >= uintptr(unsafe.Pointer(&head[0])) && p < uintptr(unsafe.Pointer(&head[0]))+uintptr(len(head))
+		if inHead != tc.shared {
+			t.Errorf("host %q: shares the head's bytes: %v, want %v", tc.host, inHead, tc.shared)
+		}
 	}
 }
