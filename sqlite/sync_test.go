@@ -122,3 +122,41 @@ func TestWritesGatherDuringSync(t *testing.T) {
 		t.Errorf("batches committed: %v; want [1 10]: the ten writes that came during the first one's sync in one", batches)
 	}
 }
+
+// TestCommitsWaitForTheGap sends writes 10 ms apart to a writer whose
+// syncer is never busy long, with commits at least 300 ms apart: the writes
+// that arrive within the gap after a commit are committed together when it
+// ends, not each on its own as they arrive.
+func TestCommitsWaitForTheGap(t *testing.T) {
+	defer func(g time.Duration) { commitGap = g }(commitGap)
+	commitGap = 300 * time.Millisecond
+	var mu sync.Mutex
+	var batches []int
+	s, _ := openTest(t, gitops.StoreOptions{ObserveBatch: func(n int) {
+		mu.Lock()
+		batches = append(batches, n)
+		mu.Unlock()
+	}})
+	ctx := context.Background()
+	if _, err := s.Apply(ctx, pipelineUpdate("first", "abc")); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan error, 5)
+	for i := range 5 {
+		go func() {
+			_, err := s.Apply(ctx, pipelineUpdate(fmt.Sprintf("h%d", i), "abc"))
+			answered <- err
+		}()
+		time.Sleep(10 * time.Millisecond)
+	}
+	for range 5 {
+		if err := <-answered; err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(batches, []int{1, 5}) {
+		t.Errorf("batches committed: %v; want [1 5]: the five writes that came within the gap after the first commit in one", batches)
+	}
+}

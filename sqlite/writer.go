@@ -66,6 +66,12 @@ type writer struct {
 
 	beginErr error // why beginTx failed
 
+	// lastCommit is when the writer last committed; gather keeps a batch
+	// open until commitGap after it (see gather). gapTimer wakes it then.
+	lastCommit time.Time
+	commitGap  time.Duration
+	gapTimer   *time.Timer
+
 	args []any // a row write's arguments, reused
 	// updates are the UPDATE statements that set some columns only, by
 	// the set they set (see updateOf).
@@ -74,7 +80,9 @@ type writer struct {
 
 func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, in index.Interner) (*writer, error) {
 	w := &writer{s: s, conn: conn, reqs: make(chan *request, queueLen), done: make(chan struct{}),
-		idx: idx, in: in, pending: map[gitops.Key]*index.Entry{}}
+		idx: idx, in: in, pending: map[gitops.Key]*index.Entry{},
+		commitGap: commitGap, gapTimer: time.NewTimer(time.Hour)}
+	w.gapTimer.Stop()
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -228,15 +236,24 @@ func (w *writer) runBatch(batch []*request, errs []error) []*request {
 }
 
 // gather runs, in the open transaction, the requests that arrive while the
-// syncer is still syncing earlier batches, until it is done or the batch
-// is full: answering them could not come sooner than after the next sync
-// anyway, and committing them together writes the pages they share once.
-// Without it the writer, no longer waiting for the disk, commits every
-// few requests, and a large fleet's commits cost more than its updates.
-// ok is false when a request failed: the transaction must be run again
-// with savepoints.
+// syncer is still syncing earlier batches, and until commitGap has passed
+// since the last commit, until the batch is full: answering them could not
+// come sooner than after the next sync anyway, and committing them
+// together writes the pages they share once. Without it the writer, no
+// longer waiting for the disk, commits every few requests, and a large
+// fleet's commits cost more than its updates. ok is false when a request
+// failed: the transaction must be run again with savepoints.
 func (w *writer) gather(batch []*request, errs []error) (_ []*request, ok bool) {
-	for len(batch) < maxBatch && w.s.sy.busy() {
+	for len(batch) < maxBatch {
+		var gapEnd <-chan time.Time
+		if !w.s.sy.busy() {
+			left := w.commitGap - time.Since(w.lastCommit)
+			if left <= 0 {
+				break
+			}
+			w.gapTimer.Reset(left)
+			gapEnd = w.gapTimer.C
+		}
 		select {
 		case r, open := <-w.reqs:
 			if !open {
@@ -253,7 +270,9 @@ func (w *writer) gather(batch []*request, errs []error) (_ []*request, ok bool) 
 			w.keepChanges()
 			w.dropChanges()
 		case <-w.s.sy.flushed:
+		case <-gapEnd:
 		}
+		w.gapTimer.Stop()
 	}
 	return batch, true
 }
@@ -345,6 +364,7 @@ func (w *writer) commitBatch(batch []*request, errs []error) {
 		w.reload()
 		return
 	}
+	w.lastCommit = time.Now()
 	w.idx.Publish(w.pending)
 	w.s.ckpt.committed()
 	if w.pendingHeads != nil {
