@@ -52,13 +52,21 @@ var migrationFiles embed.FS
 // holds the write lock only briefly and readers see writes promptly.
 const maxBatch = 256
 
-// commitGap is the least time between two commits while writes keep
-// arriving (see writer.gather). A fleet of 200,000 servers sends ~3,300
-// reports a second; committing each few on its own wrote the pages they
-// share (the events table's and its indexes' last pages, the outbox's)
-// again and again, and cost a third more CPU a report than at 400,000,
-// where commits are larger. It delays an answer by at most this much.
-var commitGap = 3 * time.Millisecond // a variable so that a test can widen it
+// Group commit for a trickle of writes (see writer.gather). A fleet of
+// 200,000 servers sends ~3,300 reports a second, one by one; committing
+// each few on its own wrote the pages they all change (the last pages of
+// events, of its indexes and of outbox) again and again, and cost a third
+// more CPU a report than at 400,000, where commits are larger. So a batch
+// smaller than fullBatch stays open for the writes that follow it, until
+// commitGap has passed since the last commit or none came for idleGap. A
+// write so waits at most commitGap longer; a batch of concurrent writers
+// (fullBatch or more, as from many CI jobs at once) commits at once.
+// Variables so that tests can widen them.
+var (
+	fullBatch = 16
+	commitGap = 3 * time.Millisecond
+	idleGap   = time.Millisecond
+)
 
 // queueLen is how many write requests may wait for the writer before
 // callers block on sending.

@@ -124,12 +124,13 @@ func TestWritesGatherDuringSync(t *testing.T) {
 }
 
 // TestCommitsWaitForTheGap sends writes 10 ms apart to a writer whose
-// syncer is never busy long, with commits at least 300 ms apart: the writes
-// that arrive within the gap after a commit are committed together when it
-// ends, not each on its own as they arrive.
+// syncer is never busy long, with commits at least 300 ms apart unless no
+// write came for 100 ms: the writes that arrive within the gap after a
+// commit are committed together when it ends, not each on its own as they
+// arrive.
 func TestCommitsWaitForTheGap(t *testing.T) {
-	defer func(g time.Duration) { commitGap = g }(commitGap)
-	commitGap = 300 * time.Millisecond
+	defer func(g, i time.Duration) { commitGap, idleGap = g, i }(commitGap, idleGap)
+	commitGap, idleGap = 300*time.Millisecond, 100*time.Millisecond
 	var mu sync.Mutex
 	var batches []int
 	s, _ := openTest(t, gitops.StoreOptions{ObserveBatch: func(n int) {
@@ -158,5 +159,61 @@ func TestCommitsWaitForTheGap(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(batches, []int{1, 5}) {
 		t.Errorf("batches committed: %v; want [1 5]: the five writes that came within the gap after the first commit in one", batches)
+	}
+}
+
+// TestFullBatchCommitsAtOnce holds the syncer while fullBatch writes
+// arrive, with the gap and the idle wait far longer than the test: a batch
+// that large is committed as soon as the sync ends, without waiting for
+// more, as many concurrent writers need (they send nothing more until
+// they are answered).
+func TestFullBatchCommitsAtOnce(t *testing.T) {
+	defer func(g, i time.Duration) { commitGap, idleGap = g, i }(commitGap, idleGap)
+	commitGap, idleGap = time.Hour, 5*time.Second
+	var mu sync.Mutex
+	var batches []int
+	s, _ := openTest(t, gitops.StoreOptions{ObserveBatch: func(n int) {
+		mu.Lock()
+		batches = append(batches, n)
+		mu.Unlock()
+	}})
+	release := make(chan struct{})
+	s.sy.wrapSync(func(fsync func() error) error {
+		<-release
+		return fsync()
+	})
+	ctx := context.Background()
+	answered := make(chan error, fullBatch+1)
+	go func() {
+		_, err := s.Apply(ctx, pipelineUpdate("first", "abc"))
+		answered <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // committed; its sync waits for release
+	for i := range fullBatch {
+		go func() {
+			_, err := s.Apply(ctx, pipelineUpdate(fmt.Sprintf("h%d", i), "abc"))
+			answered <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // all queued behind the first sync
+	start := time.Now()
+	close(release)
+	for range fullBatch + 1 {
+		select {
+		case err := <-answered:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("the writes were not answered within a minute")
+		}
+	}
+	if d := time.Since(start); d >= idleGap/2 {
+		t.Errorf("a batch of %d took %v after the sync to be answered: it waited for writes that could not come", fullBatch, d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(batches, []int{1, fullBatch}) {
+		t.Errorf("batches committed: %v; want [1 %d]", batches, fullBatch)
 	}
 }

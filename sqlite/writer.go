@@ -66,10 +66,10 @@ type writer struct {
 
 	beginErr error // why beginTx failed
 
-	// lastCommit is when the writer last committed; gather keeps a batch
-	// open until commitGap after it (see gather). gapTimer wakes it then.
+	// lastCommit is when the writer last committed; gather keeps a small
+	// batch open until commitGap after it (see gather), and gapTimer wakes
+	// it then.
 	lastCommit time.Time
-	commitGap  time.Duration
 	gapTimer   *time.Timer
 
 	args []any // a row write's arguments, reused
@@ -81,7 +81,7 @@ type writer struct {
 func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, in index.Interner) (*writer, error) {
 	w := &writer{s: s, conn: conn, reqs: make(chan *request, queueLen), done: make(chan struct{}),
 		idx: idx, in: in, pending: map[gitops.Key]*index.Entry{},
-		commitGap: commitGap, gapTimer: time.NewTimer(time.Hour)}
+		gapTimer: time.NewTimer(time.Hour)}
 	w.gapTimer.Stop()
 	for _, p := range []struct {
 		dst **sql.Stmt
@@ -236,18 +236,27 @@ func (w *writer) runBatch(batch []*request, errs []error) []*request {
 }
 
 // gather runs, in the open transaction, the requests that arrive while the
-// syncer is still syncing earlier batches, and until commitGap has passed
-// since the last commit, until the batch is full: answering them could not
-// come sooner than after the next sync anyway, and committing them
-// together writes the pages they share once. Without it the writer, no
-// longer waiting for the disk, commits every few requests, and a large
+// syncer is still syncing earlier batches, and, while the batch is smaller
+// than fullBatch, those that follow within idleGap of each other until
+// commitGap has passed since the last commit; at most until the batch is
+// full. Answering them could not come much sooner anyway, and committing
+// them together writes the pages they share once. Without it the writer,
+// no longer waiting for the disk, commits every few requests, and a large
 // fleet's commits cost more than its updates. ok is false when a request
 // failed: the transaction must be run again with savepoints.
 func (w *writer) gather(batch []*request, errs []error) (_ []*request, ok bool) {
+	lastArrival := time.Now()
 	for len(batch) < maxBatch {
 		var gapEnd <-chan time.Time
 		if !w.s.sy.busy() {
-			left := w.commitGap - time.Since(w.lastCommit)
+			if len(batch) >= fullBatch {
+				break
+			}
+			end := w.lastCommit.Add(commitGap)
+			if idle := lastArrival.Add(idleGap); idle.Before(end) {
+				end = idle
+			}
+			left := time.Until(end)
 			if left <= 0 {
 				break
 			}
@@ -259,6 +268,7 @@ func (w *writer) gather(batch []*request, errs []error) (_ []*request, ok bool) 
 			if !open {
 				return batch, true // commit these; the next receive ends the loop
 			}
+			lastArrival = time.Now()
 			i := len(batch)
 			batch = append(batch, r)
 			if errs[i] = r.ctx.Err(); errs[i] != nil {
@@ -697,7 +707,9 @@ func safeApply(u gitops.Update, cur *gitops.Server, curHead []byte, now time.Tim
 func (s *Store) Apply(ctx context.Context, u gitops.Update) (gitops.Outcome, error) {
 	k := u.Key()
 	pre := s.prepare(u)
-	var out gitops.Outcome
+	// The closure keeps the applied update, not a copy of its outcome: a
+	// variable the closure sets escapes, and an Outcome is ~450 bytes.
+	var res *applied
 	var now time.Time
 	err := s.writeAt(ctx, pre.at(), func(w *writer) error {
 		cur := w.current(k)
@@ -728,12 +740,13 @@ func (s *Store) Apply(ctx context.Context, u gitops.Update) (gitops.Outcome, err
 			}
 			w.lastNow = now
 		}
-		out = a.out
+		res = a
 		return nil
 	})
 	if err != nil {
 		return gitops.Outcome{}, err
 	}
+	out := res.out
 	if !out.Applied {
 		normalize(&out.Server)
 	}
