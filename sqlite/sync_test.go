@@ -129,8 +129,7 @@ func TestWritesGatherDuringSync(t *testing.T) {
 // commit are committed together when it ends, not each on its own as they
 // arrive.
 func TestCommitsWaitForTheGap(t *testing.T) {
-	defer func(g, i time.Duration) { commitGap, idleGap = g, i }(commitGap, idleGap)
-	commitGap, idleGap = 300*time.Millisecond, 100*time.Millisecond
+	widenGaps(t, 300*time.Millisecond, 100*time.Millisecond)
 	var mu sync.Mutex
 	var batches []int
 	s, _ := openTest(t, gitops.StoreOptions{ObserveBatch: func(n int) {
@@ -168,8 +167,7 @@ func TestCommitsWaitForTheGap(t *testing.T) {
 // more, as many concurrent writers need (they send nothing more until
 // they are answered).
 func TestFullBatchCommitsAtOnce(t *testing.T) {
-	defer func(g, i time.Duration) { commitGap, idleGap = g, i }(commitGap, idleGap)
-	commitGap, idleGap = time.Hour, 5*time.Second
+	widenGaps(t, time.Hour, 5*time.Second)
 	var mu sync.Mutex
 	var batches []int
 	s, _ := openTest(t, gitops.StoreOptions{ObserveBatch: func(n int) {
@@ -216,4 +214,13 @@ func TestFullBatchCommitsAtOnce(t *testing.T) {
 	if !slices.Equal(batches, []int{1, fullBatch}) {
 		t.Errorf("batches committed: %v; want [1 %d]", batches, fullBatch)
 	}
+}
+
+// widenGaps sets commitGap and idleGap for the test, and sets them back
+// after the stores the test opens afterwards are closed (cleanups run
+// last-registered first), since their writers read them.
+func widenGaps(t *testing.T, commit, idle time.Duration) {
+	g, i := commitGap, idleGap
+	t.Cleanup(func() { commitGap, idleGap = g, i })
+	commitGap, idleGap = commit, idle
 }
