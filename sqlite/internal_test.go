@@ -120,14 +120,20 @@ func TestJSONListMatchesMarshal(t *testing.T) {
 	}
 }
 
+// serverArgs is the upsertServer arguments for s, whose head is head.
+func serverArgs(s *gitops.Server, head []byte) []any {
+	r := serverRow(s, head)
+	return r.appendArgs(nil, everyArg)
+}
+
 // TestArgColumns checks that argColumns names serverArgs's arguments: the
 // columns of upsertServer, in its order.
 func TestArgColumns(t *testing.T) {
 	sv := gitops.Server{ServerGroup: "g", Host: "h"}
-	if n := len(serverArgs(nil, &sv, sv.AppendJSONHead(nil))); len(argColumns) != n {
+	if n := len(serverArgs(&sv, sv.AppendJSONHead(nil))); len(argColumns) != n {
 		t.Fatalf("%d argColumns for %d serverArgs", len(argColumns), n)
 	}
-	args := serverArgs(nil, &sv, sv.AppendJSONHead(nil))
+	args := serverArgs(&sv, sv.AppendJSONHead(nil))
 	if got := allArgs.Append(nil, args); len(got) != len(args)-2 || got[0] != args[2] {
 		t.Errorf("allArgs picks %d of the %d arguments, starting with %v", len(got), len(args), got[0])
 	}
@@ -172,7 +178,7 @@ func TestPartialUpdatesKeepColumnsExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := serverArgs(nil, &sv, e.Head)
+		want := serverArgs(&sv, e.Head)
 		got := make([]any, len(argColumns))
 		ptrs := make([]any, len(got))
 		for j := range got {

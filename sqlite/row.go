@@ -103,13 +103,6 @@ func serverRow(s *gitops.Server, head []byte) row {
 	}}
 }
 
-// serverArgs appends to args the upsertServer arguments for s, whose head
-// is head.
-func serverArgs(args []any, s *gitops.Server, head []byte) []any {
-	r := serverRow(s, head)
-	return r.appendArgs(args, everyArg)
-}
-
 // appendArgs appends to dst the arguments of r that are in set, in order
 // (position nCols is the head).
 func (r *row) appendArgs(dst []any, set rowargs.Set) []any {
@@ -137,10 +130,11 @@ func (r *row) changedFrom(before *row) rowargs.Set {
 	return set
 }
 
-// argColumns names the column of each serverArgs argument, in order.
+// argColumns names the column of each upsertServer argument (a row's
+// columns, then its head), in order.
 var argColumns = append(strings.Split(strings.Join(strings.Fields(serverColumns), ""), ","), "stale_after_us", "head")
 
-// everyArg is every serverArgs argument; allArgs every one but the key.
+// everyArg is every upsertServer argument; allArgs every one but the key.
 const (
 	everyArg = rowargs.Set(1)<<(nCols+1) - 1
 	allArgs  = everyArg &^ 3

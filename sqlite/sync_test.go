@@ -84,42 +84,15 @@ func TestSyncFailureStopsWrites(t *testing.T) {
 // TestWritesGatherDuringSync checks that writes arriving while the WAL is
 // being synced are committed together once it is, not one commit each.
 func TestWritesGatherDuringSync(t *testing.T) {
-	var mu sync.Mutex
-	var batches []int
-	s, _ := openTest(t, gitops.StoreOptions{ObserveBatch: func(n int) {
-		mu.Lock()
-		batches = append(batches, n)
-		mu.Unlock()
-	}})
-	release := make(chan struct{})
-	s.sy.wrapSync(func(fsync func() error) error {
-		<-release
-		return fsync()
-	})
-	ctx := context.Background()
-	answered := make(chan error, 11)
-	go func() {
-		_, err := s.Apply(ctx, pipelineUpdate("first", "abc"))
-		answered <- err
-	}()
-	time.Sleep(50 * time.Millisecond) // committed; its sync waits for release
-	for i := range 10 {
-		go func() {
-			_, err := s.Apply(ctx, pipelineUpdate(fmt.Sprintf("h%d", i), "abc"))
-			answered <- err
-		}()
-		time.Sleep(20 * time.Millisecond)
-	}
-	close(release)
-	for range 11 {
-		if err := <-answered; err != nil {
-			t.Fatal(err)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !slices.Equal(batches, []int{1, 10}) {
-		t.Errorf("batches committed: %v; want [1 10]: the ten writes that came during the first one's sync in one", batches)
+	s, batches := openBatchLog(t)
+	release := holdSyncs(s)
+	first := applyEach(s, "first", 1, 50*time.Millisecond) // committed; its sync waits for release
+	rest := applyEach(s, "h", 10, 20*time.Millisecond)
+	release()
+	awaitAnswers(t, first, 1)
+	awaitAnswers(t, rest, 10)
+	if got := batches(); !slices.Equal(got, []int{1, 10}) {
+		t.Errorf("batches committed: %v; want [1 10]: the ten writes that came during the first one's sync in one", got)
 	}
 }
 
@@ -130,34 +103,13 @@ func TestWritesGatherDuringSync(t *testing.T) {
 // arrive.
 func TestCommitsWaitForTheGap(t *testing.T) {
 	widenGaps(t, 300*time.Millisecond, 100*time.Millisecond)
-	var mu sync.Mutex
-	var batches []int
-	s, _ := openTest(t, gitops.StoreOptions{ObserveBatch: func(n int) {
-		mu.Lock()
-		batches = append(batches, n)
-		mu.Unlock()
-	}})
-	ctx := context.Background()
-	if _, err := s.Apply(ctx, pipelineUpdate("first", "abc")); err != nil {
+	s, batches := openBatchLog(t)
+	if _, err := s.Apply(context.Background(), pipelineUpdate("first", "abc")); err != nil {
 		t.Fatal(err)
 	}
-	answered := make(chan error, 5)
-	for i := range 5 {
-		go func() {
-			_, err := s.Apply(ctx, pipelineUpdate(fmt.Sprintf("h%d", i), "abc"))
-			answered <- err
-		}()
-		time.Sleep(10 * time.Millisecond)
-	}
-	for range 5 {
-		if err := <-answered; err != nil {
-			t.Fatal(err)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !slices.Equal(batches, []int{1, 5}) {
-		t.Errorf("batches committed: %v; want [1 5]: the five writes that came within the gap after the first commit in one", batches)
+	awaitAnswers(t, applyEach(s, "h", 5, 10*time.Millisecond), 5)
+	if got := batches(); !slices.Equal(got, []int{1, 5}) {
+		t.Errorf("batches committed: %v; want [1 5]: the five writes that came within the gap after the first commit in one", got)
 	}
 }
 
@@ -168,35 +120,70 @@ func TestCommitsWaitForTheGap(t *testing.T) {
 // they are answered).
 func TestFullBatchCommitsAtOnce(t *testing.T) {
 	widenGaps(t, time.Hour, 5*time.Second)
-	var mu sync.Mutex
-	var batches []int
-	s, _ := openTest(t, gitops.StoreOptions{ObserveBatch: func(n int) {
-		mu.Lock()
-		batches = append(batches, n)
-		mu.Unlock()
-	}})
-	release := make(chan struct{})
-	s.sy.wrapSync(func(fsync func() error) error {
-		<-release
-		return fsync()
-	})
-	ctx := context.Background()
-	answered := make(chan error, fullBatch+1)
-	go func() {
-		_, err := s.Apply(ctx, pipelineUpdate("first", "abc"))
-		answered <- err
-	}()
-	time.Sleep(50 * time.Millisecond) // committed; its sync waits for release
-	for i := range fullBatch {
-		go func() {
-			_, err := s.Apply(ctx, pipelineUpdate(fmt.Sprintf("h%d", i), "abc"))
-			answered <- err
-		}()
-	}
+	s, batches := openBatchLog(t)
+	release := holdSyncs(s)
+	first := applyEach(s, "first", 1, 50*time.Millisecond) // committed; its sync waits for release
+	rest := applyEach(s, "h", fullBatch, 0)
 	time.Sleep(100 * time.Millisecond) // all queued behind the first sync
 	start := time.Now()
-	close(release)
-	for range fullBatch + 1 {
+	release()
+	awaitAnswers(t, first, 1)
+	awaitAnswers(t, rest, fullBatch)
+	if d := time.Since(start); d >= idleGap/2 {
+		t.Errorf("a batch of %d took %v after the sync to be answered: it waited for writes that could not come", fullBatch, d)
+	}
+	if got := batches(); !slices.Equal(got, []int{1, fullBatch}) {
+		t.Errorf("batches committed: %v; want [1 %d]", got, fullBatch)
+	}
+}
+
+// openBatchLog opens a test store that records the size of every batch it
+// commits; batches returns them so far.
+func openBatchLog(t *testing.T) (s *Store, batches func() []int) {
+	var mu sync.Mutex
+	var log []int
+	s, _ = openTest(t, gitops.StoreOptions{ObserveBatch: func(n int) {
+		mu.Lock()
+		log = append(log, n)
+		mu.Unlock()
+	}})
+	return s, func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(log)
+	}
+}
+
+// holdSyncs makes every fsync of s wait until release is called.
+func holdSyncs(s *Store) (release func()) {
+	ch := make(chan struct{})
+	s.sy.wrapSync(func(fsync func() error) error {
+		<-ch
+		return fsync()
+	})
+	return func() { close(ch) }
+}
+
+// applyEach starts n writes, each of a server named prefix and its number
+// on its own goroutine, waiting spacing after starting each, and returns
+// where their answers arrive.
+func applyEach(s *Store, prefix string, n int, spacing time.Duration) <-chan error {
+	answered := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := s.Apply(context.Background(), pipelineUpdate(fmt.Sprintf("%s%d", prefix, i), "abc"))
+			answered <- err
+		}()
+		time.Sleep(spacing)
+	}
+	return answered
+}
+
+// awaitAnswers fails t unless n answers, none of them an error, arrive on
+// answered within a minute.
+func awaitAnswers(t *testing.T, answered <-chan error, n int) {
+	t.Helper()
+	for range n {
 		select {
 		case err := <-answered:
 			if err != nil {
@@ -205,14 +192,6 @@ func TestFullBatchCommitsAtOnce(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatal("the writes were not answered within a minute")
 		}
-	}
-	if d := time.Since(start); d >= idleGap/2 {
-		t.Errorf("a batch of %d took %v after the sync to be answered: it waited for writes that could not come", fullBatch, d)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !slices.Equal(batches, []int{1, fullBatch}) {
-		t.Errorf("batches committed: %v; want [1 %d]", batches, fullBatch)
 	}
 }
 

@@ -572,10 +572,9 @@ func (w *writer) storeApplied(a *applied, cur *index.Entry) error {
 
 // writeRow writes r and returns its rowid. changed, when not empty, is
 // the set of r's columns that differ from the stored row: then only those
-// are set, which spares binding the
-// others and updating the indexes of columns that did not change. rowid
-// is the row's as the index knows it, 0 when it has none (or it is not
-// known): then the row is upserted.
+// are set, which spares binding the others and updating the indexes of
+// columns that did not change. rowid is the row's as the index knows it,
+// 0 when it has none (or it is not known): then the row is upserted.
 func (w *writer) writeRow(r *row, changed rowargs.Set, rowid int64) (int64, error) {
 	bg := context.Background()
 	if rowid != 0 {
