@@ -244,32 +244,12 @@ func (in Interner) Intern(s string) string {
 	return c
 }
 
-// hostKey precedes the host value in every head (see commitKey).
-var hostKey = []byte(`,"host":"`)
-
-// hostIn returns host sharing head's bytes when head holds it unescaped,
-// else a copy. The host is the one string of an entry that no other server
-// shares, and a string of its own for every server was a third of the
-// index's objects for the GC to mark.
-func hostIn(head []byte, host string) string {
-	if host == "" {
-		return ""
-	}
-	if i := bytes.Index(head, hostKey); i >= 0 {
-		v := head[i+len(hostKey):]
-		if len(v) > len(host) && string(v[:len(host)]) == host && v[len(host)] == '"' {
-			return unsafe.String(&v[0], len(host))
-		}
-	}
-	return strings.Clone(host)
-}
-
 // NewEntry builds the entry of sv, whose head is head.
 func (in Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 	d, own := ownThreshold(sv.StaleAfter)
 	e := &Entry{
 		group:           in.Intern(sv.ServerGroup),
-		host:            hostIn(head, sv.Host),
+		host:            strings.Clone(sv.Host),
 		serverType:      in.Intern(sv.ServerType),
 		environment:     in.Intern(sv.Environment),
 		repoName:        in.Intern(sv.RepoName),
