@@ -23,8 +23,9 @@ type fleetResult struct {
 	Backend  string `json:"backend"`
 	N        int    `json:"n"`
 	Replicas int    `json:"replicas"`
-	Build    string `json:"build"` // the service binary's file name
-	Run      int    `json:"run"`   // which run on this size's store, from 1
+	Proxy    string `json:"proxy,omitempty"` // -proxy, with several replicas
+	Build    string `json:"build"`           // the service binary's file name
+	Run      int    `json:"run"`             // which run on this size's store, from 1
 
 	Due      int64   `json:"due"`
 	Sent     int64   `json:"sent"`
@@ -88,7 +89,7 @@ func (c *config) fleetFlags(sizes string) error {
 	case c.replicas < 1 || c.inflight < 1 || c.rounds < 1 || c.duration <= 0:
 		return errors.New("-replicas, -inflight, -rounds and -duration must be positive")
 	}
-	return nil
+	return parseProxy(c.proxy)
 }
 
 func (b *bench) runFleet(ctx context.Context, stdout io.Writer) error {
@@ -165,6 +166,9 @@ func (b *bench) runFleetSize(ctx context.Context, n int) ([]fleetResult, error) 
 	var results []fleetResult
 	for i, bin := range b.fleetBuilds() {
 		res := fleetResult{Backend: b.cfg.fleetDB, N: n, Replicas: b.cfg.replicas, Build: filepath.Base(bin), Run: i + 1, ImportS: imported.Seconds()}
+		if b.cfg.replicas > 1 {
+			res.Proxy = b.cfg.proxy
+		}
 		for _, s := range svcs {
 			s.argv[0] = bin
 		}
@@ -211,7 +215,7 @@ func (b *bench) fleetRun(ctx context.Context, svcs []*server, res *fleetResult) 
 	}
 	base := svcs[0].base()
 	if len(svcs) > 1 {
-		stopProxy, addr, err := startProxy(svcs, b.cfg.inflight)
+		stopProxy, addr, err := startProxy(svcs, b.cfg.proxy, b.cfg.inflight)
 		if err != nil {
 			return err
 		}

@@ -33,11 +33,15 @@ func printFleetTable(w io.Writer, rs []fleetResult) {
 		if r.Reads.FullReads > 0 {
 			full, rise = f("%.2f", r.Reads.FullMaxMs/1000), f("%.0f", r.RSSRiseFullMiB)
 		}
+		replicas := fmt.Sprint(r.Replicas)
+		if r.Proxy != "" {
+			replicas += " (" + r.Proxy + ")"
+		}
 		carried := "no"
 		if r.Carried {
 			carried = "yes"
 		}
-		rows = append(rows, []string{r.Backend, fmt.Sprint(r.N), r.Build, fmt.Sprint(r.Replicas),
+		rows = append(rows, []string{r.Backend, fmt.Sprint(r.N), r.Build, replicas,
 			f("%.0f", r.DueRate), f("%.0f", r.SentRate), f("%.0f", r.OKRate), f("%.1f", r.P50ms), f("%.1f", r.P99ms),
 			fmt.Sprint(r.Dropped), fmt.Sprint(r.Errors + r.Reads.GroupErrors + r.Reads.FullErrors),
 			f("%.1f", r.Reads.GroupP99ms), full, f("%.0f", r.Reads.FullMiB), f("%.0f", r.RSSPeakMiB), rise, f("%.0f", r.Commits/r.DurationS()), f("%.0f", r.MeanBatch),

@@ -98,6 +98,7 @@ type config struct {
 	rounds      int
 	durationSet bool
 	webhook     string // off, on or both
+	proxy       string // -replicas behind one address: tcp or http
 	heads       bool
 }
 
@@ -130,6 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fleet := fs.String("fleet", "", "run the open-loop fleet benchmark instead, at these comma-separated fleet sizes (e.g. 200000,400000): every server reports once a minute (-duration defaults to 60s)")
 	fs.StringVar(&c.fleetDB, "backend", "sqlite", "-fleet: the store, sqlite or postgres (at -pg-url, database -pg-db)")
 	fs.IntVar(&c.replicas, "replicas", 1, "-fleet: service processes sharing the PostgreSQL database behind one round-robin address")
+	fs.StringVar(&c.proxy, "proxy", proxyTCP, "-fleet with -replicas: the balancer in front, tcp (each connection to the next replica, as a Kubernetes Service or HAProxy in tcp mode) or http (each request to the next replica)")
 	fs.IntVar(&c.inflight, "inflight", 512, "-fleet: most requests in flight at once; a report due beyond it is dropped")
 	fs.StringVar(&c.alt, "alt", "", "-fleet: a second service binary to compare, run alternately with the first on the same seeded store")
 	fs.IntVar(&c.rounds, "rounds", 1, "-fleet: how many times each build runs on each size's store")
