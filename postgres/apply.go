@@ -241,14 +241,16 @@ func (s *Store) updateOf(set rowargs.Set) string {
 // false when its head does not read back, or decode is false (this
 // build's heads do not read back).
 func scanLocked(row pgx.Row, decode bool) (sv *gitops.Server, ok bool, err error) {
-	var head []byte
+	// Text, not []byte: the decoded record's strings share its one copy
+	// of the head (a []byte would be copied once more to decode).
+	var head pgtype.Text
 	var imported bool
 	var legacy pgtype.Timestamptz
 	if err := row.Scan(&head, &imported, &legacy); err != nil || !decode {
 		return nil, false, err
 	}
-	s, err := index.DecodeHead(head)
-	if err != nil {
+	s, err := index.DecodeHeadString(head.String)
+	if err != nil || !head.Valid {
 		return nil, false, nil
 	}
 	s.Imported, s.LegacyWrittenAt = imported, fromTS(legacy)
@@ -401,12 +403,11 @@ func (s *Store) applyTx(ctx context.Context, us []gitops.Update) (outs []gitops.
 		}
 		head := cur[k].AppendJSONHead(nil)
 		heads[k] = head
-		args := append(serverArgs(cur[k]), head)
 		if was := locked[k]; was != nil {
-			set := changedArgs(serverArgs(was), args)
-			b.Queue(s.updateOf(set), set.Append([]any{args[0], args[1]}, args)...)
+			set := changedColumns(was, cur[k])
+			b.Queue(s.updateOf(set), updateArgs(set, cur[k], head)...)
 		} else {
-			b.Queue(insertServer, args...)
+			b.Queue(insertServer, append(serverArgs(cur[k]), head)...)
 		}
 	}
 	for i, ev := range events {

@@ -1,16 +1,12 @@
 package postgres
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	gitops "github.com/gitops-status/gitops-status"
-	"github.com/gitops-status/gitops-status/internal/rowargs"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -40,52 +36,6 @@ const insertServer = `INSERT INTO servers (` + serverColumns + `, stale_after_ns
 	VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,
 		` + changeSetting + `)
 	RETURNING pg_current_xact_id()::text`
-
-// headArg is the head's position among a row write's arguments
-// (serverArgs, then the head).
-const headArg = 27
-
-// changedArgs returns the arguments of after (serverArgs and a head) that
-// differ from before's (serverArgs; see rowargs.Changed).
-func changedArgs(before, after []any) rowargs.Set {
-	return rowargs.Changed(before, after, sameArg)
-}
-
-func sameArg(a, b any) bool {
-	switch a := a.(type) {
-	case []string:
-		b, ok := b.([]string)
-		return ok && slices.Equal(a, b)
-	case []byte:
-		b, ok := b.([]byte)
-		return ok && bytes.Equal(a, b)
-	case pgtype.Timestamptz:
-		b, ok := b.(pgtype.Timestamptz)
-		return ok && a.Valid == b.Valid && a.Time.Equal(b.Time)
-	default:
-		return a == b
-	}
-}
-
-// partialUpdate is the UPDATE of an existing row that sets the columns of
-// set, keyed on $1, $2, its other arguments in order; it stamps the row
-// with the transaction's change number and returns the transaction's id.
-// An update sets only what it changed: fewer values to send and bind
-// (on the development machine, ~4 % more writes per second).
-func partialUpdate(set rowargs.Set) string {
-	var b strings.Builder
-	b.WriteString("UPDATE servers SET ")
-	n := 3
-	for i := 2; i <= headArg; i++ {
-		if set&(1<<i) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, "%q = $%d, ", serverColumnList[i], n)
-		n++
-	}
-	b.WriteString("change = " + changeSetting + " WHERE server_group = $1 AND host = $2 RETURNING pg_current_xact_id()::text")
-	return b.String()
-}
 
 // upsertSet is the ON CONFLICT clause that makes an insert rewrite an
 // existing row in place.
@@ -314,20 +264,6 @@ func staleAfterNS(s string) pgtype.Int8 {
 		return pgtype.Int8{}
 	}
 	return pgtype.Int8{Int64: int64(d), Valid: true}
-}
-
-// serverArgs are the insertServer and updateServer arguments but the head,
-// and the COPY row but head and change, for s, in serverColumnList order.
-func serverArgs(s *gitops.Server) []any {
-	return []any{
-		s.ServerGroup, s.Host, s.ProjectName, s.RepoName, s.ServerType, s.Environment,
-		string(s.Status), nonNilList(s.ChangedFiles), string(s.ValidationStatus), s.ValidationMessage,
-		s.CommitSHA, s.Branch, s.UpdatedBy,
-		ts(s.LastPipelineRun), ts(s.LastCronCheck), ts(s.Timestamp), ts(s.StatusSince),
-		string(s.LastSource), gitops.AppendJSONLabels(nil, s.Labels), string(s.PipelineStatus), string(s.DriftStatus), s.StaleAfter,
-		ts(s.PipelineReportedAt), ts(s.CronReportedAt), ts(s.LegacyWrittenAt), s.Imported,
-		staleAfterNS(s.StaleAfter),
-	}
 }
 
 func eventArgs(e *gitops.Event) []any {

@@ -39,9 +39,14 @@ var headKeys = []string{
 // once, so a head written by a different encoder fails rather than
 // decoding to a partial record. Strings without escapes share one copy of
 // head.
-func DecodeHead(head []byte) (gitops.Server, error) {
+func DecodeHead(head []byte) (gitops.Server, error) { return DecodeHeadString(string(head)) }
+
+// DecodeHeadString is DecodeHead of a head held as a string, for a caller
+// that reads it as one: its strings without escapes share head's memory
+// instead of a copy.
+func DecodeHeadString(head string) (gitops.Server, error) {
 	var s gitops.Server
-	d := headDecoder{in: string(head)}
+	d := headDecoder{in: head}
 	if !d.eat('{') {
 		return s, ErrHead
 	}

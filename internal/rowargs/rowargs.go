@@ -8,20 +8,6 @@ package rowargs
 // i. A set of changed arguments never holds the key (positions 0 and 1).
 type Set uint32
 
-// Changed returns the arguments of after, beyond the key, that differ from
-// before's by same; before may lack the head. The head, after's last
-// argument, is always in the set: its times move with every update.
-func Changed(before, after []any, same func(a, b any) bool) Set {
-	last := len(after) - 1
-	set := Set(1) << last
-	for i := 2; i < last; i++ {
-		if !same(before[i], after[i]) {
-			set |= 1 << i
-		}
-	}
-	return set
-}
-
 // Append appends to dst the arguments of args that are in s, in order.
 func (s Set) Append(dst, args []any) []any {
 	for i := range args {
