@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,14 @@ type cache struct {
 	// their own (refreshing is serial), so neither waits for the other to
 	// build entries.
 	own, in index.Interner
+
+	// pending are this store's own commits that publishOwn could not put
+	// in the cache (see own.go), oldest first; pendingRows counts their
+	// rows.
+	pending     []*ownCommit
+	pendingRows int
+	// rowsRead counts the server rows refreshes read back.
+	rowsRead atomic.Int64
 
 	// mu guards running and next.
 	mu sync.Mutex
@@ -205,7 +214,8 @@ func refreshQuery(delta bool) string {
 	SELECT ` + server.String() + `, head, change, 1, cardinality(changed_files) FROM servers`
 	if delta {
 		q += ` WHERE (server_group, host) IN (SELECT k.server_group, k.host
-		FROM server_changes c, unnest(c.server_groups, c.hosts) AS k(server_group, host) WHERE c.change > $1)
+		FROM server_changes c, unnest(c.server_groups, c.hosts) AS k(server_group, host)
+		WHERE c.change > $1 AND c.change <> ALL ($2::bigint[]))
 	UNION ALL
 	SELECT ` + deletion.String() + `, NULL, change, 2, 0 FROM server_deletions WHERE change > $1`
 	}
@@ -238,15 +248,19 @@ func (s *Store) refresh(ctx context.Context) error {
 	c := s.cache
 	c.pub.Lock()
 	since := c.n
+	// The rows of the store's own pending commits are not read back: the
+	// delta leaves their numbers out of the change log it reads, and they
+	// are taken from here (addOwn).
+	own := slices.Clone(c.pending)
 	c.pub.Unlock()
 	full := since < 0
-	r, err := s.readChanges(ctx, !full, since)
+	r, err := s.readChanges(ctx, !full, since, own)
 	if err != nil {
 		return err
 	}
 	if !full && since < r.horizon {
 		full = true
-		if r, err = s.readChanges(ctx, false, since); err != nil {
+		if r, err = s.readChanges(ctx, false, since, nil); err != nil {
 			return err
 		}
 	}
@@ -256,6 +270,9 @@ func (s *Store) refresh(ctx context.Context) error {
 		// The writer published up to or past this snapshot meanwhile:
 		// the cache is already at least as new.
 		return nil
+	}
+	if !full {
+		r.addOwn(own, c.n)
 	}
 	if full {
 		entries := make([]*index.Entry, 0, len(r.servers))
@@ -274,14 +291,19 @@ func (s *Store) refresh(ctx context.Context) error {
 		c.headSet.Store(gitops.NewHeads(r.heads))
 	}
 	c.n = r.n
+	c.drainPending()
 	return nil
 }
 
 // readChanges runs the refresh statement and builds the entries it read.
-func (s *Store) readChanges(ctx context.Context, delta bool, since int64) (*refreshed, error) {
+func (s *Store) readChanges(ctx context.Context, delta bool, since int64, own []*ownCommit) (*refreshed, error) {
 	q, args := refreshFull, []any(nil)
 	if delta {
-		q, args = refreshDelta, []any{since}
+		skip := make([]int64, len(own))
+		for i, oc := range own {
+			skip[i] = oc.n
+		}
+		q, args = refreshDelta, []any{since, skip}
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
@@ -314,6 +336,9 @@ func (s *Store) readChanges(ctx context.Context, delta bool, since int64) (*refr
 		default:
 			continue
 		}
+		if kind == kindServer {
+			s.cache.rowsRead.Add(1)
+		}
 		k := sv.Key()
 		if prev, ok := r.changes[k]; ok && prev > change {
 			continue // a later change of the key was read already
@@ -339,25 +364,6 @@ func (s *Store) readChanges(ctx context.Context, delta bool, since int64) (*refr
 		return nil, gitops.Errorf(gitops.EINTERNAL, "the change counter has no row")
 	}
 	return r, nil
-}
-
-// publishOwn puts the rows a transaction of this store's writer committed
-// with change number n into the cache, when the cache is at n-1: it then
-// becomes the state at n, and readers that refresh find nothing to read.
-// Otherwise (other writers came between) it leaves the rows to the next
-// refresh. heads holds the written keys' heads, cur their records.
-func (c *cache) publishOwn(n int64, cur map[gitops.Key]*gitops.Server, heads map[gitops.Key][]byte) {
-	c.pub.Lock()
-	defer c.pub.Unlock()
-	if c.n < 0 || n != c.n+1 {
-		return
-	}
-	final := make(map[gitops.Key]*index.Entry, len(heads))
-	for k, head := range heads {
-		final[k] = c.own.NewEntry(cur[k], head)
-	}
-	c.idx.Publish(final)
-	c.n = n
 }
 
 // GetEncoded is Get, encoded: from the cache, after bringing it up to date

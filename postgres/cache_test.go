@@ -508,3 +508,66 @@ func TestCacheSeesMigration0003BinaryWrites(t *testing.T) {
 		t.Fatalf("B lists %d servers, want 2", len(l))
 	}
 }
+
+// TestCacheOwnWritesNotReadBack: when another replica's commits come
+// between a replica's own, the replica's reads still see its own writes
+// (and the other's, deletions and re-creations included), while its
+// refreshes read back only the other replica's rows, not its own.
+func TestCacheOwnWritesNotReadBack(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	_, a, b := replicas(t, gitops.StoreOptions{Now: c.Now})
+	ctx := context.Background()
+	encodedList(t, a, gitops.Filter{}) // load both caches
+	encodedList(t, b, gitops.Filter{})
+
+	const writes = 10
+	before := postgres.RefreshedRows(a)
+	for i := range writes {
+		mustApply(t, a, pipeline("own", fmt.Sprintf("a%d", i), fmt.Sprintf("sha-a%d", i)))
+		mustApply(t, b, pipeline("other", fmt.Sprintf("b%d", i), fmt.Sprintf("sha-b%d", i)))
+	}
+	checkEncodedMatches(t, "A after interleaved writes", a)
+	if got := postgres.RefreshedRows(a) - before; got != writes {
+		t.Errorf("A's refresh read %d rows back, want %d (B's writes only)", got, writes)
+	}
+
+	// A's write of a key B deleted, and A's creating it again after B
+	// deleted it: the newest of each wins on A.
+	k := gitops.Key{ServerGroup: "own", Host: "a3"}
+	mustApply(t, a, pipeline(k.ServerGroup, k.Host, "before-delete"))
+	if err := b.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, b, pipeline("other", "gap", "1"))
+	if _, err := a.GetEncoded(ctx, k); gitops.ErrorCode(err) != gitops.ENOTFOUND {
+		t.Fatalf("A's GetEncoded(%s) after B deleted it: %v, want not found", k, err)
+	}
+	o := mustApply(t, a, pipeline(k.ServerGroup, k.Host, "again"))
+	mustApply(t, b, pipeline("other", "gap", "2"))
+	if got, err := getEncodedJSON(a, k); err != nil || got != string(o.Server.AppendJSON(nil)) {
+		t.Fatalf("A's GetEncoded(%s) after creating it again: %s (%v)", k, got, err)
+	}
+	checkEncodedMatches(t, "A after delete and create", a)
+	checkEncodedMatches(t, "B after delete and create", b)
+}
+
+// TestCacheOwnWritesBeyondTheBound: own commits beyond the pending bound
+// are forgotten and read back from the database instead.
+func TestCacheOwnWritesBeyondTheBound(t *testing.T) {
+	t.Cleanup(postgres.SetMaxPendingRows(3)) // runs after the stores close
+	c := newClock()
+	_, a, b := replicas(t, gitops.StoreOptions{Now: c.Now})
+	encodedList(t, a, gitops.Filter{})
+	before := postgres.RefreshedRows(a)
+	const writes = 10
+	for i := range writes {
+		mustApply(t, a, pipeline("own", fmt.Sprintf("a%d", i), fmt.Sprintf("sha-a%d", i)))
+		mustApply(t, b, pipeline("other", fmt.Sprintf("b%d", i), fmt.Sprintf("sha-b%d", i)))
+	}
+	checkEncodedMatches(t, "A past the bound", a)
+	// B's 10, and A's own but the first (published at once) and the last 3.
+	if got, want := postgres.RefreshedRows(a)-before, int64(writes+writes-1-3); got != want {
+		t.Errorf("A's refresh read %d rows back, want %d", got, want)
+	}
+}

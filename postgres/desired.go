@@ -80,6 +80,7 @@ func (c *cache) publishHeads(n int64, set func(old []gitops.Head) []gitops.Head)
 	}
 	c.headSet.Store(gitops.NewHeads(set(c.heads().List())))
 	c.n = n
+	c.drainPending()
 }
 
 // syncedHeads returns the heads with every write acknowledged before the

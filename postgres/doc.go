@@ -52,7 +52,10 @@
 // sees every write acknowledged before it (by any replica); reads that
 // arrive while a refresh runs share the next one. When nothing changed the
 // statement returns the counter alone. The store's own writer also puts
-// its committed rows into the copy when no other write came between.
+// its committed rows into the copy when no other write came between, and
+// otherwise keeps them (up to 20,000 rows) for the next refresh, which
+// leaves their numbers out of the change log it reads and takes them from
+// there: a replica reads back the other replicas' writes, not its own.
 //
 // Costs and limits: each replica holds every server's encoded record in
 // memory, about 1 KiB of live heap per server (some 100 MiB at 100,000),
