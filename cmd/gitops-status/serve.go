@@ -201,8 +201,10 @@ func warnSettings(ctx context.Context, store gitops.Store, logger *slog.Logger) 
 // GOMEMLIMIT is set. There most of the heap is long-lived (the store's
 // index of encoded records), so Go's default of 100 would let the process
 // grow to twice that before collecting; 50 keeps RSS near 1.5× the live
-// data for a few percent more GC work. On PostgreSQL the live heap is tiny
-// and a lower GOGC would only cost CPU, so the default stays.
+// data for a few percent more GC work. On PostgreSQL the default stays: a
+// replica holds the same encoded copy of every record, but there a large
+// fleet runs out of CPU, shared with the database, before memory
+// (docs/performance.md), so fewer collections are worth the memory.
 const defaultGCPercent = 50
 
 func tuneGC(logger *slog.Logger) {
