@@ -271,9 +271,6 @@ func (s *Store) refresh(ctx context.Context) error {
 		// the cache is already at least as new.
 		return nil
 	}
-	if !full {
-		r.addOwn(own, c.n)
-	}
 	if full {
 		entries := make([]*index.Entry, 0, len(r.servers))
 		for _, e := range r.servers {
@@ -285,6 +282,7 @@ func (s *Store) refresh(ctx context.Context) error {
 	} else {
 		// Every key changed in (since, r.n] has its state at r.n here,
 		// which is also right over a cache the writer moved past since.
+		r.addOwn(own, c.n)
 		c.idx.Publish(r.servers)
 	}
 	if r.headsRead {

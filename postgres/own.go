@@ -62,6 +62,7 @@ func (c *cache) publishOwn(n int64, cur map[gitops.Key]*gitops.Server, heads map
 	}
 	for c.pendingRows > maxPendingRows && len(c.pending) > 0 {
 		c.pendingRows -= len(c.pending[0].entries)
+		c.pending[0] = nil
 		c.pending = c.pending[1:]
 	}
 	c.drainPending()
