@@ -225,7 +225,9 @@ func (s *Store) readChanges(ctx context.Context, delta bool, since int64, own []
 		head          []byte
 		change, extra int64
 		kind          int32
+		read          int64 // server rows
 	)
+	defer func() { s.cache.rowsRead.Add(read) }()
 	for rows.Next() {
 		head = nil
 		if err := scanServer(rows, &sv, &head, &change, &kind, &extra); err != nil {
@@ -241,12 +243,11 @@ func (s *Store) readChanges(ctx context.Context, delta bool, since int64, own []
 		case kindHead:
 			r.heads = append(r.heads, headOfRow(&sv))
 			continue
-		case kindServer, kindDeletion:
+		case kindServer:
+			read++
+		case kindDeletion:
 		default:
 			continue
-		}
-		if kind == kindServer {
-			s.cache.rowsRead.Add(1)
 		}
 		k := sv.Key()
 		if prev, ok := r.changes[k]; ok && prev > change {
