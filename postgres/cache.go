@@ -69,7 +69,7 @@ type cache struct {
 	// own interns the entries the store's writer publishes; refreshes use
 	// their own (refreshing is serial), so neither waits for the other to
 	// build entries.
-	own, in index.Interner
+	own, in *index.Interner
 
 	// pending are this store's own commits that publishOwn could not put
 	// in the cache (see own.go), oldest first; pendingRows counts their
@@ -93,7 +93,7 @@ type flight struct {
 }
 
 func newCache() *cache {
-	return &cache{idx: index.New(nil), n: -1, own: index.Interner{}, in: index.Interner{}}
+	return &cache{idx: index.New(nil), n: -1, own: index.NewInterner(), in: index.NewInterner()}
 }
 
 // sync returns when the cache holds every write acknowledged before it was

@@ -25,7 +25,7 @@ const metaHeadFormat = "head_format"
 // all first; then it encodes a head from the row's columns for every row
 // that has none or an unreadable one (rows written before migration 0002,
 // or by a binary that does not know heads).
-func loadIndex(ctx context.Context, conn *sql.Conn, in index.Interner) (_ []*index.Entry, err error) {
+func loadIndex(ctx context.Context, conn *sql.Conn, in *index.Interner) (_ []*index.Entry, err error) {
 	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ const headChunk = 512
 // read. One goroutine steps through the rows while GOMAXPROCS others
 // decode the heads into entries: at 100,000 servers the two take about as
 // long as each other, so start takes about half the time it would in one.
-func readHeads(ctx context.Context, conn *sql.Conn, in index.Interner, n int) (entries []*index.Entry, missing []int64, err error) {
+func readHeads(ctx context.Context, conn *sql.Conn, in *index.Interner, n int) (entries []*index.Entry, missing []int64, err error) {
 	// The head is read as text: the driver copies a text column once, into
 	// a string of its exact size that the entry keeps (a blob would be
 	// copied twice, and at 100,000 servers the second copy is 80 MiB of
@@ -102,7 +102,7 @@ func readHeads(ctx context.Context, conn *sql.Conn, in index.Interner, n int) (e
 	type result struct {
 		entries []*index.Entry
 		missing []int64
-		in      index.Interner
+		in      *index.Interner
 	}
 	decoders := runtime.GOMAXPROCS(0)
 	work := make(chan []headRow, decoders)
@@ -114,7 +114,7 @@ func readHeads(ctx context.Context, conn *sql.Conn, in index.Interner, n int) (e
 	for range decoders {
 		wg.Go(func() {
 			// Each decoder interns into its own map; they are merged below.
-			r := result{in: index.Interner{}, entries: make([]*index.Entry, 0, n/decoders+headChunk)}
+			r := result{in: index.NewInterner(), entries: make([]*index.Entry, 0, n/decoders+headChunk)}
 			for chunk := range work {
 				for i := range chunk {
 					row := &chunk[i]
@@ -174,11 +174,7 @@ func readHeads(ctx context.Context, conn *sql.Conn, in index.Interner, n int) (e
 	for r := range results {
 		entries = append(entries, r.entries...)
 		missing = append(missing, r.missing...)
-		for k, v := range r.in {
-			if _, ok := in[k]; !ok {
-				in[k] = v
-			}
-		}
+		in.Merge(r.in)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -256,7 +256,7 @@ func open(path string, opts gitops.StoreOptions, lock *os.File) (_ *Store, err e
 		conn.Close()
 		return nil, err
 	}
-	in := index.Interner{}
+	in := index.NewInterner()
 	entries, err := loadIndex(ctx, conn, in)
 	if err != nil {
 		conn.Close()

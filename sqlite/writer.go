@@ -47,7 +47,7 @@ type writer struct {
 	anyServer, getMeta, setMeta    *sql.Stmt
 
 	idx *index.Index
-	in  index.Interner
+	in  *index.Interner
 	// lastNow is the newest clock reading an applied update used: a
 	// prepared update whose reading is older is applied again, so that
 	// times never go back in the order updates are stored (and events are
@@ -78,7 +78,7 @@ type writer struct {
 	updates map[rowargs.Set]*sql.Stmt
 }
 
-func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, in index.Interner) (*writer, error) {
+func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, in *index.Interner) (*writer, error) {
 	w := &writer{s: s, conn: conn, reqs: make(chan *request, queueLen), done: make(chan struct{}),
 		idx: idx, in: in, pending: map[gitops.Key]*index.Entry{},
 		gapTimer: time.NewTimer(time.Hour)}

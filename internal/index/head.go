@@ -348,7 +348,7 @@ func HeadRoundTrips() bool {
 // EntryFromHead builds the entry of a stored head, reading only the fields
 // an entry keeps and skipping the others without allocating. The entry
 // shares head, which must not change afterwards.
-func EntryFromHead(in Interner, head []byte, imported bool, legacyWrittenAt time.Time) (*Entry, error) {
+func EntryFromHead(in *Interner, head []byte, imported bool, legacyWrittenAt time.Time) (*Entry, error) {
 	if len(head) == 0 {
 		return nil, ErrHead
 	}

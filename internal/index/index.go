@@ -20,9 +20,9 @@ import (
 type Index struct {
 	mu sync.RWMutex
 	// entries is sorted by server_group then host, in byte order, as List
-	// answers. byKey finds an entry without a search.
+	// answers. keys finds an entry without a search.
 	entries []*Entry
-	byKey   map[gitops.Key]*Entry
+	keys    keyMap
 	// spare is the writer's buffer for the next rebuild of entries.
 	spare []*Entry
 }
@@ -30,9 +30,9 @@ type Index struct {
 // New returns an index of entries, which it sorts.
 func New(entries []*Entry) *Index {
 	slices.SortFunc(entries, compareEntries)
-	x := &Index{entries: entries, byKey: make(map[gitops.Key]*Entry, len(entries))}
+	x := &Index{entries: entries, keys: newKeyMap(len(entries))}
 	for i, e := range entries {
-		x.byKey[e.Key()] = e
+		x.keys.set(e.Key(), e)
 		e.pos = i
 	}
 	return x
@@ -50,14 +50,14 @@ func (x *Index) position(old *Entry, k gitops.Key) int {
 // Get returns the entry of k, or nil.
 func (x *Index) Get(k gitops.Key) *Entry {
 	x.mu.RLock()
-	e := x.byKey[k]
+	e := x.keys.get(k)
 	x.mu.RUnlock()
 	return e
 }
 
 // Lookup is Get for the writer, which is the only goroutine that changes
 // the index and so needs no lock to read it.
-func (x *Index) Lookup(k gitops.Key) *Entry { return x.byKey[k] }
+func (x *Index) Lookup(k gitops.Key) *Entry { return x.keys.get(k) }
 
 // search returns the position of the first entry at or after (group, host).
 func search(entries []*Entry, group, host string) int {
@@ -114,7 +114,7 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 	edits := make([]edit, 0, len(final))
 	resize := false
 	for k, e := range final {
-		old := x.byKey[k]
+		old := x.keys.get(k)
 		if old == nil && e == nil {
 			continue // created and deleted in the same batch
 		}
@@ -127,7 +127,7 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 		for _, ed := range edits {
 			ed.e.pos = ed.pos
 			x.entries[ed.pos] = ed.e
-			x.byKey[ed.e.Key()] = ed.e
+			x.keys.set(ed.e.Key(), ed.e)
 		}
 		x.mu.Unlock()
 		return
@@ -166,12 +166,12 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 	x.entries = merged
 	for _, ed := range edits {
 		if ed.e != nil {
-			x.byKey[ed.e.Key()] = ed.e
+			x.keys.set(ed.e.Key(), ed.e)
 		}
 	}
 	for k, e := range final {
 		if e == nil {
-			delete(x.byKey, k)
+			x.keys.del(k)
 		}
 	}
 	x.mu.Unlock()
@@ -183,7 +183,7 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 func (x *Index) Reset(entries []*Entry) {
 	y := New(entries)
 	x.mu.Lock()
-	x.entries, x.byKey, x.spare = y.entries, y.byKey, nil
+	x.entries, x.keys, x.spare = y.entries, y.keys, nil
 	x.mu.Unlock()
 }
 

@@ -13,10 +13,20 @@ import (
 
 // TestPublish applies random batches of creates, replacements and
 // deletions to an index and to a plain map, and checks that the index
-// holds exactly the map's entries, sorted, after every batch.
+// holds exactly the map's entries, sorted and found by key, after every
+// batch: with the seeded hash, and with one under which most keys collide.
 func TestPublish(t *testing.T) {
+	t.Run("seeded hash", func(t *testing.T) { testPublish(t, nil) })
+	t.Run("colliding hash", func(t *testing.T) {
+		testPublish(t, func(k gitops.Key) uint64 { return uint64(len(k.ServerGroup) + int(k.Host[len(k.Host)-1])%3) })
+	})
+}
+
+func testPublish(t *testing.T, sum func(gitops.Key) uint64) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	x := New(nil)
+	x.keys.sum = sum
+	collided := 0
 	model := map[gitops.Key]*Entry{}
 	key := func() gitops.Key {
 		return gitops.Key{ServerGroup: fmt.Sprintf("g%d", rng.IntN(4)), Host: fmt.Sprintf("h%02d", rng.IntN(40))}
@@ -28,7 +38,7 @@ func TestPublish(t *testing.T) {
 			if rng.IntN(3) == 0 {
 				final[k] = nil
 			} else {
-				final[k] = &Entry{group: k.ServerGroup, host: k.Host, ChangedFiles: batch}
+				final[k] = &Entry{attrs: &attrs{group: k.ServerGroup}, host: k.Host, ChangedFiles: batch}
 			}
 		}
 		x.Publish(final)
@@ -43,12 +53,32 @@ func TestPublish(t *testing.T) {
 		if !slices.Equal(x.entries, want) {
 			t.Fatalf("batch %d: entries differ from the model:\n  got  %v\n  want %v", batch, keysOfEntries(x.entries), keysOfEntries(want))
 		}
-		if !maps.Equal(x.byKey, model) {
-			t.Fatalf("batch %d: byKey differs from the model", batch)
+		for g := range 4 {
+			for h := range 40 {
+				k := gitops.Key{ServerGroup: fmt.Sprintf("g%d", g), Host: fmt.Sprintf("h%02d", h)}
+				if got := x.Get(k); got != model[k] {
+					t.Fatalf("batch %d: Get(%v) = %p, want %p", batch, k, got, model[k])
+				}
+			}
 		}
+		if n := x.keys.len(); n != len(model) {
+			t.Fatalf("batch %d: the key map holds %d keys, want %d", batch, n, len(model))
+		}
+		if n := len(x.keys.entries) - len(x.keys.free); n != len(x.keys.slot) {
+			t.Fatalf("batch %d: %d slots in use for %d hashes", batch, n, len(x.keys.slot))
+		}
+		for _, s := range x.keys.free {
+			if x.keys.entries[s] != nil {
+				t.Fatalf("batch %d: free slot %d keeps a deleted entry alive", batch, s)
+			}
+		}
+		collided = max(collided, len(x.keys.collided))
 		if all := x.spare[:cap(x.spare)]; slices.ContainsFunc(all, func(e *Entry) bool { return e != nil }) {
 			t.Fatalf("batch %d: the spare buffer keeps entries alive", batch)
 		}
+	}
+	if sum != nil && collided == 0 {
+		t.Fatal("no key ever collided: the test did not reach the collision path")
 	}
 }
 
@@ -65,7 +95,7 @@ func keysOfEntries(es []*Entry) []string {
 // fields against the heads looked up on their own: a list remembers the
 // last head it matched, and must not give it to a different neighbour.
 func TestListDesiredNeighbours(t *testing.T) {
-	in := Interner{}
+	in := NewInterner()
 	heads := gitops.NewHeads([]gitops.Head{
 		{RepoName: "org/rsyslog", Branch: "master", CommitSHA: "aaaaaaaa11"},
 		{RepoName: "nginx", Branch: "master", CommitSHA: "bbbbbbbb22"},
@@ -80,8 +110,10 @@ func TestListDesiredNeighbours(t *testing.T) {
 	for i, r := range recs {
 		sv := gitops.Server{ServerGroup: "g", Host: fmt.Sprintf("h%02d", i), RepoName: r.repo, Branch: r.branch, CommitSHA: r.commit}
 		e := in.NewEntry(&sv, sv.AppendJSONHead(nil))
-		if i%3 == 0 { // a string of its own, as a decoded record's may be
-			e.repoName, e.branch = string([]byte(r.repo)), string([]byte(r.branch))
+		if i%3 == 0 { // strings of their own, as a decoded record's may be
+			own := *e.attrs
+			own.repoName, own.branch = string([]byte(r.repo)), string([]byte(r.branch))
+			e.attrs = &own
 		}
 		final[sv.Key()] = e
 	}
@@ -115,8 +147,47 @@ func TestListDesiredNeighbours(t *testing.T) {
 func TestEntryHost(t *testing.T) {
 	for _, host := range []string{"web-01.example.net", "", `we"b`, `a\b`, "a<b&c", "tab\there", "hôte-é"} {
 		sv := gitops.Server{ServerGroup: "g", Host: host, Labels: map[string]string{"a": "1", "host": host + "x"}}
-		if e := (Interner{}).NewEntry(&sv, sv.AppendJSONHead(nil)); e.host != host {
+		if e := NewInterner().NewEntry(&sv, sv.AppendJSONHead(nil)); e.host != host {
 			t.Errorf("host %q: the entry's host is %q", host, e.host)
 		}
+	}
+}
+
+// TestInternerSharesAttrs checks that servers with the same group, type,
+// environment, repository, branch and statuses share one attrs, that any
+// difference gets its own, and that past maxAttrs combinations an entry
+// still gets its own fields right, unshared.
+func TestInternerSharesAttrs(t *testing.T) {
+	in := NewInterner()
+	entry := func(host string, status gitops.Status) *Entry {
+		sv := gitops.Server{ServerGroup: "web", Host: host, ServerType: "nginx", Environment: "prod",
+			RepoName: "ansible-nginx", Branch: "main", Status: status, ValidationStatus: gitops.ValidationPassed}
+		return in.NewEntry(&sv, sv.AppendJSONHead(nil))
+	}
+	a, b, c := entry("a", gitops.StatusSynced), entry("b", gitops.StatusSynced), entry("c", gitops.StatusOutOfSync)
+	if a.attrs != b.attrs {
+		t.Error("two servers of one combination do not share their attrs")
+	}
+	if a.attrs == c.attrs || c.status != gitops.StatusOutOfSync || a.status != gitops.StatusSynced {
+		t.Errorf("a server of another status shares its attrs or has the wrong status: %q, %q", a.status, c.status)
+	}
+
+	other := NewInterner()
+	sv := gitops.Server{ServerGroup: "db", Host: "d", Status: gitops.StatusSynced}
+	d := other.NewEntry(&sv, sv.AppendJSONHead(nil))
+	in.Merge(other)
+	if e := in.NewEntry(&sv, sv.AppendJSONHead(nil)); e.attrs != d.attrs {
+		t.Error("after Merge, the other Interner's attrs are not shared")
+	}
+
+	for i := len(in.attrs); i < maxAttrs; i++ {
+		in.attrs[attrs{group: fmt.Sprint("filler-", i)}] = &attrs{}
+	}
+	f, g := entry("f", gitops.StatusFailed), entry("g", gitops.StatusFailed)
+	if f.status != gitops.StatusFailed || f.group != "web" || f.serverType != "nginx" || f.repoName != "ansible-nginx" {
+		t.Errorf("past the bound, an entry's fields are %+v", *f.attrs)
+	}
+	if f.attrs == g.attrs || len(in.attrs) != maxAttrs {
+		t.Errorf("past the bound, combinations are still shared (%d kept, bound %d)", len(in.attrs), maxAttrs)
 	}
 }
