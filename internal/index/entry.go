@@ -56,6 +56,25 @@ type Entry struct {
 	// before use, since inserting or removing servers shifts the entries
 	// after them. Only the goroutine that changes the index uses it.
 	pos int
+	// slot is the entry's place in the index's keyMap (noSlot when it is
+	// not in one), so that a replacement takes the same place without a
+	// lookup. Only the goroutine that changes the index uses it.
+	slot uint32
+	// hostBuf holds the host when it fits, and host points into it: one
+	// object less a server for every collection to mark, and a lookup by
+	// key compares the host in the entry it already reads instead of
+	// missing the cache once more for a string of its own.
+	hostBuf [32]byte
+}
+
+// setHost makes h the entry's host, kept in hostBuf when it fits.
+func (e *Entry) setHost(h string) {
+	if h != "" && len(h) <= len(e.hostBuf) {
+		n := copy(e.hostBuf[:], h)
+		e.host = unsafe.String(&e.hostBuf[0], n)
+		return
+	}
+	e.host = strings.Clone(h)
 }
 
 // attrs are the fields of a record that filters, the per-server metrics
@@ -319,7 +338,6 @@ func (in *Interner) shared(sv *gitops.Server) *attrs {
 func (in *Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 	e := &Entry{
 		attrs:           in.shared(sv),
-		host:            strings.Clone(sv.Host),
 		lastReport:      micros(sv.LastReport()),
 		lastPipelineRun: micros(sv.LastPipelineRun),
 		lastCronCheck:   micros(sv.LastCronCheck),
@@ -330,6 +348,7 @@ func (in *Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 		legacyWrittenAt: micros(sv.LegacyWrittenAt),
 		Head:            head,
 	}
+	e.setHost(sv.Host)
 	e.commitAt, e.commitLen = commitIn(head)
 	return e
 }

@@ -97,7 +97,7 @@ func (x *Index) snapshot(dst []*Entry, groups []string) []*Entry {
 type edit struct {
 	pos    int
 	insert bool
-	e      *Entry
+	e, old *Entry
 }
 
 // Publish applies a committed batch's final state by key (nil = deleted).
@@ -119,7 +119,7 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 			continue // created and deleted in the same batch
 		}
 		pos := x.position(old, k)
-		edits = append(edits, edit{pos: pos, insert: old == nil, e: e})
+		edits = append(edits, edit{pos: pos, insert: old == nil, e: e, old: old})
 		resize = resize || old == nil || e == nil
 	}
 	if !resize {
@@ -127,7 +127,7 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 		for _, ed := range edits {
 			ed.e.pos = ed.pos
 			x.entries[ed.pos] = ed.e
-			x.keys.set(ed.e.Key(), ed.e)
+			x.keys.replace(ed.old, ed.e)
 		}
 		x.mu.Unlock()
 		return
@@ -165,13 +165,13 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 	old := x.entries
 	x.entries = merged
 	for _, ed := range edits {
-		if ed.e != nil {
+		switch {
+		case ed.e == nil:
+			x.keys.del(ed.old.Key())
+		case ed.old == nil:
 			x.keys.set(ed.e.Key(), ed.e)
-		}
-	}
-	for k, e := range final {
-		if e == nil {
-			x.keys.del(k)
+		default:
+			x.keys.replace(ed.old, ed.e)
 		}
 	}
 	x.mu.Unlock()

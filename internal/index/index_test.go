@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,9 +144,11 @@ func TestListDesiredNeighbours(t *testing.T) {
 }
 
 // TestEntryHost checks that an entry's host is the record's host whatever
-// its characters, escaped in the head or not.
+// its characters, escaped in the head or not, and whether the entry holds
+// it inside itself (up to 32 bytes) or not.
 func TestEntryHost(t *testing.T) {
-	for _, host := range []string{"web-01.example.net", "", `we"b`, `a\b`, "a<b&c", "tab\there", "hôte-é"} {
+	for _, host := range []string{"web-01.example.net", "", `we"b`, `a\b`, "a<b&c", "tab\there", "hôte-é",
+		strings.Repeat("h", 32), strings.Repeat("h", 33), "db-01.eu-west-1.prod.internal.example.com"} {
 		sv := gitops.Server{ServerGroup: "g", Host: host, Labels: map[string]string{"a": "1", "host": host + "x"}}
 		if e := NewInterner().NewEntry(&sv, sv.AppendJSONHead(nil)); e.host != host {
 			t.Errorf("host %q: the entry's host is %q", host, e.host)

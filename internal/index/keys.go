@@ -2,6 +2,7 @@ package index
 
 import (
 	"hash/maphash"
+	"math"
 
 	gitops "github.com/gitops-status/gitops-status"
 )
@@ -60,18 +61,21 @@ func (m *keyMap) get(k gitops.Key) *Entry {
 	return m.collided[k]
 }
 
+// noSlot is the slot of an entry in collided.
+const noSlot = math.MaxUint32
+
 // set makes e, whose key is k, the entry of k.
 func (m *keyMap) set(k gitops.Key, e *Entry) {
 	h := m.hash(k)
 	s, taken := m.slot[h]
 	switch {
 	case taken && hasKey(m.entries[s], k):
-		m.entries[s] = e
+		m.entries[s], e.slot = e, s
 	case taken || m.collided[k] != nil:
 		if m.collided == nil {
 			m.collided = make(map[gitops.Key]*Entry)
 		}
-		m.collided[k] = e
+		m.collided[k], e.slot = e, noSlot
 	default:
 		if n := len(m.free); n > 0 {
 			s, m.free = m.free[n-1], m.free[:n-1]
@@ -80,8 +84,19 @@ func (m *keyMap) set(k gitops.Key, e *Entry) {
 			s = uint32(len(m.entries))
 			m.entries = append(m.entries, e)
 		}
-		m.slot[h] = s
+		m.slot[h], e.slot = s, s
 	}
+}
+
+// replace puts e, whose key is old's, in old's place: what set does
+// without hashing or comparing keys, for the writer, which knows the
+// entry it replaces.
+func (m *keyMap) replace(old, e *Entry) {
+	if old.slot == noSlot {
+		m.collided[e.Key()], e.slot = e, noSlot
+		return
+	}
+	m.entries[old.slot], e.slot = e, old.slot
 }
 
 // del removes the entry of k, if any.
