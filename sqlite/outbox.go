@@ -26,11 +26,13 @@ func (w *writer) addOutbox(ev *gitops.Event, s *gitops.Server) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.conn.ExecContext(context.Background(),
-		`INSERT INTO outbox (event_id, server_group, host, notice) VALUES (?, ?, ?, ?)`,
-		ev.ID, ev.ServerGroup, ev.Host, string(b))
+	_, err = w.addNotice.ExecContext(context.Background(), ev.ID, ev.ServerGroup, ev.Host, string(b))
 	return err
 }
+
+// insertNotice is addOutbox's statement, prepared once: most events write
+// one, and preparing it for each was most of what writing it cost.
+const insertNotice = `INSERT INTO outbox (event_id, server_group, host, notice) VALUES (?, ?, ?, ?)`
 
 // ExpandOutbox implements gitops.Outbox.
 func (s *Store) ExpandOutbox(ctx context.Context, limit int, route func(gitops.Notice) []string) (int, error) {
@@ -71,7 +73,12 @@ func (s *Store) ExpandOutbox(ctx context.Context, limit int, route func(gitops.N
 					return dbError("creating a delivery", err)
 				}
 			}
-			if _, err := w.conn.ExecContext(bg, `DELETE FROM outbox WHERE id = ?`, e.id); err != nil {
+		}
+		// The entries read are the outbox's first by id, and nothing
+		// else writes inside the writer's transaction: one statement
+		// empties them, where one each was prepared and run.
+		if len(es) > 0 {
+			if _, err := w.conn.ExecContext(bg, `DELETE FROM outbox WHERE id <= ?`, es[len(es)-1].id); err != nil {
 				return dbError("emptying the outbox", err)
 			}
 		}

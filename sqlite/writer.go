@@ -43,7 +43,7 @@ type writer struct {
 	begin, commit, rollback        *sql.Stmt
 	savepoint, release, rollbackTo *sql.Stmt
 	get, upsert, update, addEvent  *sql.Stmt
-	del, prune                     *sql.Stmt
+	del, prune, addNotice          *sql.Stmt
 	anyServer, getMeta, setMeta    *sql.Stmt
 
 	idx *index.Index
@@ -97,6 +97,7 @@ func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, 
 		{&w.upsert, upsertServer},
 		{&w.update, updateServer},
 		{&w.addEvent, insertEvent},
+		{&w.addNotice, insertNotice},
 		{&w.del, `DELETE FROM servers WHERE server_group = ? AND host = ?`},
 		{&w.prune, `DELETE FROM events WHERE time < ?`},
 		{&w.anyServer, `SELECT EXISTS (SELECT 1 FROM servers)`},
@@ -143,7 +144,7 @@ func (w *writer) closeStmts() {
 		st.Close()
 	}
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
-		w.get, w.upsert, w.update, w.addEvent, w.del, w.prune, w.anyServer, w.getMeta, w.setMeta} {
+		w.get, w.upsert, w.update, w.addEvent, w.addNotice, w.del, w.prune, w.anyServer, w.getMeta, w.setMeta} {
 		if st != nil {
 			st.Close()
 		}
