@@ -44,11 +44,7 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in *index.Interner) (_ []*in
 	if err := checkHeadFormat(ctx, conn); err != nil {
 		return nil, err
 	}
-	var n int
-	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM servers`).Scan(&n); err != nil {
-		return nil, err
-	}
-	entries, missing, err := readHeads(ctx, conn, in, n)
+	entries, missing, err := readHeads(ctx, conn, in)
 	if err != nil {
 		return nil, err
 	}
@@ -83,12 +79,12 @@ type headRow struct {
 // headChunk is how many rows readHeads hands a decoder at once.
 const headChunk = 512
 
-// readHeads reads every stored head and builds the entries of the n
+// readHeads reads every stored head and builds the entries of the
 // servers, returning the rowids of rows whose head is missing or cannot be
 // read. One goroutine steps through the rows while GOMAXPROCS others
 // decode the heads into entries: at 100,000 servers the two take about as
 // long as each other, so start takes about half the time it would in one.
-func readHeads(ctx context.Context, conn *sql.Conn, in *index.Interner, n int) (entries []*index.Entry, missing []int64, err error) {
+func readHeads(ctx context.Context, conn *sql.Conn, in *index.Interner) (entries []*index.Entry, missing []int64, err error) {
 	// The head is read as text: the driver copies a text column once, into
 	// a string of its exact size that the entry keeps (a blob would be
 	// copied twice, and at 100,000 servers the second copy is 80 MiB of
@@ -114,7 +110,9 @@ func readHeads(ctx context.Context, conn *sql.Conn, in *index.Interner, n int) (
 	for range decoders {
 		wg.Go(func() {
 			// Each decoder interns into its own map; they are merged below.
-			r := result{in: index.NewInterner(), entries: make([]*index.Entry, 0, n/decoders+headChunk)}
+			// Not sized ahead: counting the rows first read every page of
+			// the table once more (3 % of a start at 400,000 servers).
+			r := result{in: index.NewInterner()}
 			for chunk := range work {
 				for i := range chunk {
 					row := &chunk[i]
@@ -138,6 +136,9 @@ func readHeads(ctx context.Context, conn *sql.Conn, in *index.Interner, n int) (
 				default:
 				}
 			}
+			// Each decoder sorts its own entries, so the index gets them
+			// merged and sorted instead of sorting them all on one core.
+			index.Sort(r.entries)
 			results <- r
 		})
 	}
@@ -170,12 +171,13 @@ func readHeads(ctx context.Context, conn *sql.Conn, in *index.Interner, n int) (
 	close(work)
 	wg.Wait()
 	close(results)
-	entries = make([]*index.Entry, 0, n)
+	parts := make([][]*index.Entry, 0, decoders)
 	for r := range results {
-		entries = append(entries, r.entries...)
+		parts = append(parts, r.entries)
 		missing = append(missing, r.missing...)
 		in.Merge(r.in)
 	}
+	entries = index.Merge(parts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,15 +27,55 @@ type Index struct {
 	spare []*Entry
 }
 
-// New returns an index of entries, which it sorts.
+// New returns an index of entries, which it sorts unless they already
+// are (a loader may hand them sorted: Sort and Merge).
 func New(entries []*Entry) *Index {
-	slices.SortFunc(entries, compareEntries)
+	if !slices.IsSortedFunc(entries, compareEntries) {
+		slices.SortFunc(entries, compareEntries)
+	}
 	x := &Index{entries: entries, keys: newKeyMap(len(entries))}
 	for i, e := range entries {
 		x.keys.set(e.Key(), e)
 		e.pos = i
 	}
 	return x
+}
+
+// Sort sorts entries by key, as New does. A loader that builds entries on
+// several goroutines sorts each part on its own and merges them (Merge):
+// at 400,000 servers sorting was a fifth of opening a store, on one core.
+func Sort(entries []*Entry) { slices.SortFunc(entries, compareEntries) }
+
+// Merge returns the entries of parts, each sorted by key, in one sorted
+// slice. It may reuse and reorder the parts' memory.
+func Merge(parts [][]*Entry) []*Entry {
+	for len(parts) > 1 {
+		var next [][]*Entry
+		for i := 0; i < len(parts); i += 2 {
+			if i+1 == len(parts) {
+				next = append(next, parts[i])
+				break
+			}
+			next = append(next, mergeTwo(parts[i], parts[i+1]))
+		}
+		parts = next
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return parts[0]
+}
+
+func mergeTwo(a, b []*Entry) []*Entry {
+	out := make([]*Entry, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if compareEntries(b[0], a[0]) < 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // position returns where the entry of k, old (nil when there is none),

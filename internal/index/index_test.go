@@ -194,3 +194,41 @@ func TestInternerSharesAttrs(t *testing.T) {
 		t.Errorf("past the bound, combinations are still shared (%d kept, bound %d)", len(in.attrs), maxAttrs)
 	}
 }
+
+// TestMerge checks that merging sorted parts gives every entry once, in
+// key order, whatever the number of parts (odd, one, none, some empty) and
+// however their keys interleave, and that New keeps such a slice's order.
+func TestMerge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, nparts := range []int{0, 1, 2, 3, 5, 8} {
+		var parts [][]*Entry
+		var all []*Entry
+		for p := range nparts {
+			var part []*Entry
+			for range rng.IntN(50) * (p % 3) { // every third part is empty
+				k := gitops.Key{ServerGroup: fmt.Sprintf("g%d", rng.IntN(3)), Host: fmt.Sprintf("h%04d", rng.IntN(10000))}
+				part = append(part, &Entry{attrs: &attrs{group: k.ServerGroup}, host: k.Host})
+			}
+			Sort(part)
+			parts = append(parts, part)
+			all = append(all, part...)
+		}
+		got := Merge(parts)
+		want := slices.Clone(all)
+		slices.SortStableFunc(want, compareEntries)
+		if len(got) != len(want) {
+			t.Fatalf("%d parts: merged %d entries, want %d", nparts, len(got), len(want))
+		}
+		if !slices.IsSortedFunc(got, compareEntries) {
+			t.Fatalf("%d parts: merged entries are not in key order: %v", nparts, keysOfEntries(got))
+		}
+		for _, e := range all {
+			if !slices.Contains(got, e) {
+				t.Fatalf("%d parts: entry %s lost in the merge", nparts, e.Key())
+			}
+		}
+		if x := New(got); !slices.Equal(x.entries, got) {
+			t.Fatalf("%d parts: New reordered sorted entries", nparts)
+		}
+	}
+}
