@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -112,17 +113,19 @@ func TestHeadsFilledAtOpen(t *testing.T) {
 	check(map[string]string{"a": "c-a", "b": "changed", "c": "c-c", "d": "c-d"})
 }
 
-// TestOpenLoadsEveryServer reopens a store of several load chunks, some
-// rows in different chunks without a readable head: every server is
-// loaded, from its head or from its columns.
+// TestOpenLoadsEveryServer reopens a store that loads in three rowid
+// ranges, some rows in different ranges without a readable head, one at a
+// negative rowid and one far beyond the others: every server is loaded,
+// from its head or from its columns.
 func TestOpenLoadsEveryServer(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3)) // three ranges
 	path := filepath.Join(t.TempDir(), "status.db")
 	ctx := context.Background()
 	s, err := Open(path, gitops.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 5*headChunk + 7
+	const n = 2567
 	servers := make([]gitops.Server, n)
 	for i := range servers {
 		servers[i] = gitops.Server{ServerGroup: fmt.Sprintf("g%d", i%3), Host: fmt.Sprintf("h%05d", i),
@@ -136,8 +139,18 @@ func TestOpenLoadsEveryServer(t *testing.T) {
 	}
 	rawExec(t, path, `UPDATE servers SET head = NULL WHERE host IN ('h00003', 'h01100')`)
 	rawExec(t, path, `UPDATE servers SET head = CAST('{"host":' AS BLOB) WHERE host = 'h02561'`)
-
+	// The ranges' bounds fall on rows first, then mostly between rows.
 	s, list := reopenMatching(t, path)
+	if len(list) != n {
+		t.Fatalf("%d servers loaded, want %d", len(list), n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rawExec(t, path, `UPDATE servers SET rowid = -5 WHERE host = 'h00010'`)
+	rawExec(t, path, `UPDATE servers SET rowid = 9000000000 WHERE host = 'h00011'`)
+
+	s, list = reopenMatching(t, path)
 	defer s.Close()
 	if len(list) != n {
 		t.Fatalf("%d servers loaded, want %d", len(list), n)

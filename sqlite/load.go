@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
+	"net/url"
 	"runtime"
 	"sync"
 	"time"
@@ -17,15 +19,21 @@ import (
 // (see index.HeadFormat).
 const metaHeadFormat = "head_format"
 
-// loadIndex reads every server's entry on the writer's connection before
-// the writer starts: the head and the two fields it lacks, never the whole
-// record (the entry's other fields are read from the head). In the same
-// transaction it makes every stored head current: when the stored heads
-// were written in another format than this binary writes, it forgets them
-// all first; then it encodes a head from the row's columns for every row
-// that has none or an unreadable one (rows written before migration 0002,
-// or by a binary that does not know heads).
-func loadIndex(ctx context.Context, conn *sql.Conn, in *index.Interner) (_ []*index.Entry, err error) {
+// loadIndex reads every server's entry before the writer starts (or
+// again, after an import): the head and the two fields it lacks, never the
+// whole record (the entry's other fields are read from the head). It also
+// makes every stored head current: when the stored heads were written in
+// another format than this binary writes, it forgets them all first, in a
+// transaction of its own; then, in one transaction on the writer's
+// connection, it reads every head and encodes one from the row's columns
+// for every row that has none or an unreadable one (rows written before
+// migration 0002, or by a binary that does not know heads).
+func loadIndex(ctx context.Context, path string, conn *sql.Conn, in *index.Interner) (_ []*index.Entry, err error) {
+	if err := checkHeadFormat(ctx, conn); err != nil {
+		return nil, err
+	}
+	// The write lock keeps the rows as they are while other connections
+	// read them (readHeads); this process is the only one that writes.
 	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return nil, err
 	}
@@ -34,17 +42,11 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in *index.Interner) (_ []*in
 			_, _ = conn.ExecContext(ctx, `ROLLBACK`)
 		}
 	}()
-	// Reading every page through the file system costs a system call per
-	// page; mapping the file for the load avoids them. The map goes with
-	// the load, so the file's pages do not stay in the process's memory.
-	if _, err := conn.ExecContext(ctx, `PRAGMA mmap_size = 1099511627776`); err != nil {
+	var last int64
+	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM servers`).Scan(&last); err != nil {
 		return nil, err
 	}
-	defer conn.ExecContext(ctx, `PRAGMA mmap_size = 0`)
-	if err := checkHeadFormat(ctx, conn); err != nil {
-		return nil, err
-	}
-	entries, missing, err := readHeads(ctx, conn, in)
+	entries, missing, err := readHeads(ctx, path, last, in)
 	if err != nil {
 		return nil, err
 	}
@@ -68,119 +70,103 @@ func loadIndex(ctx context.Context, conn *sql.Conn, in *index.Interner) (_ []*in
 	return entries, nil
 }
 
-// headRow is one row of readHeads's query, head read as text.
-type headRow struct {
-	id            int64
-	head          sql.NullString
-	imported      bool
-	legacyWritten time.Time
-}
-
-// headChunk is how many rows readHeads hands a decoder at once.
-const headChunk = 512
-
 // readHeads reads every stored head and builds the entries of the
 // servers, returning the rowids of rows whose head is missing or cannot be
-// read. One goroutine steps through the rows while GOMAXPROCS others
-// decode the heads into entries: at 100,000 servers the two take about as
-// long as each other, so start takes about half the time it would in one.
-func readHeads(ctx context.Context, conn *sql.Conn, in *index.Interner) (entries []*index.Entry, missing []int64, err error) {
+// read. The rows are split by rowid (up to last) into GOMAXPROCS ranges,
+// each read and decoded on a connection and a goroutine of its own, then
+// sorted there; the sorted parts are merged. At 400,000 servers one
+// goroutine stepping through the rows while others decoded took a whole
+// core for the stepping alone, and the load was half of the start.
+func readHeads(ctx context.Context, path string, last int64, in *index.Interner) (entries []*index.Entry, missing []int64, err error) {
+	n := runtime.GOMAXPROCS(0)
+	// Reading every page through the file system costs a system call per
+	// page; mapping the file avoids them. The connections, and with them
+	// the map, close with the load, so the file's pages do not stay in the
+	// process's memory.
+	db, err := sql.Open("sqlite", dsn(path, url.Values{"_pragma": {"query_only(1)", "mmap_size(1099511627776)"}}))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(n)
+
+	type part struct {
+		entries []*index.Entry
+		missing []int64
+		in      *index.Interner
+		err     error
+	}
+	parts := make([]part, n)
+	var wg sync.WaitGroup
+	for i := range parts {
+		// Inclusive rowid bounds; the first and last ranges are open-ended.
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if i > 0 {
+			lo = last/int64(n)*int64(i) + 1
+		}
+		if i < n-1 {
+			hi = last / int64(n) * int64(i+1)
+		}
+		p := &parts[i]
+		p.in = index.NewInterner() // merged into in below
+		wg.Go(func() { p.entries, p.missing, p.err = readHeadRange(ctx, db, lo, hi, p.in) })
+	}
+	wg.Wait()
+	sorted := make([][]*index.Entry, 0, n)
+	for _, p := range parts {
+		if p.err != nil {
+			return nil, nil, p.err
+		}
+		sorted = append(sorted, p.entries)
+		missing = append(missing, p.missing...)
+		in.Merge(p.in)
+	}
+	return index.Merge(sorted), missing, nil
+}
+
+// readHeadRange is readHeads for the rows whose rowid is in [lo, hi]: the
+// entries sorted by key, and the rowids of the rows without a readable
+// head.
+func readHeadRange(ctx context.Context, db *sql.DB, lo, hi int64, in *index.Interner) (entries []*index.Entry, missing []int64, err error) {
 	// The head is read as text: the driver copies a text column once, into
 	// a string of its exact size that the entry keeps (a blob would be
 	// copied twice, and at 100,000 servers the second copy is 80 MiB of
 	// garbage at start).
-	rows, err := conn.QueryContext(ctx, `SELECT rowid, CAST(head AS TEXT), imported, legacy_written_at FROM servers`)
+	rows, err := db.QueryContext(ctx, `SELECT rowid, CAST(head AS TEXT), imported, legacy_written_at FROM servers
+		WHERE rowid BETWEEN ? AND ?`, lo, hi)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rows.Close()
-
-	type result struct {
-		entries []*index.Entry
-		missing []int64
-		in      *index.Interner
-	}
-	decoders := runtime.GOMAXPROCS(0)
-	work := make(chan []headRow, decoders)
-	// Decoded chunks come back for reuse, so the load allocates a few
-	// chunks rather than one per 512 rows.
-	free := make(chan []headRow, 2*decoders+1)
-	results := make(chan result, decoders)
-	var wg sync.WaitGroup
-	for range decoders {
-		wg.Go(func() {
-			// Each decoder interns into its own map; they are merged below.
-			// Not sized ahead: counting the rows first read every page of
-			// the table once more (3 % of a start at 400,000 servers).
-			r := result{in: index.NewInterner()}
-			for chunk := range work {
-				for i := range chunk {
-					row := &chunk[i]
-					if !row.head.Valid {
-						r.missing = append(r.missing, row.id)
-						continue
-					}
-					// The entry shares the string's bytes; nothing ever writes them.
-					b := unsafe.Slice(unsafe.StringData(row.head.String), len(row.head.String))
-					e, err := index.EntryFromHead(r.in, b, row.imported, row.legacyWritten)
-					if err != nil {
-						r.missing = append(r.missing, row.id)
-						continue
-					}
-					e.RowID = row.id
-					r.entries = append(r.entries, e)
-				}
-				clear(chunk) // the entries keep the heads, not the chunk
-				select {
-				case free <- chunk[:0]:
-				default:
-				}
-			}
-			// Each decoder sorts its own entries, so the index gets them
-			// merged and sorted instead of sorting them all on one core.
-			index.Sort(r.entries)
-			results <- r
-		})
-	}
-
-	var imported int64
-	var row headRow
-	dest := []any{&row.id, &row.head, &imported, nullTime{&row.legacyWritten}}
-	chunk := make([]headRow, 0, headChunk)
+	var (
+		id       int64
+		head     sql.NullString
+		imported int64
+		legacy   time.Time
+	)
+	dest := []any{&id, &head, &imported, nullTime{&legacy}}
 	for rows.Next() {
-		if err = rows.Scan(dest...); err != nil {
-			break
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, err
 		}
-		row.imported = imported != 0
-		chunk = append(chunk, row)
-		if len(chunk) == headChunk {
-			work <- chunk
-			select {
-			case chunk = <-free:
-			default:
-				chunk = make([]headRow, 0, headChunk)
-			}
+		if !head.Valid {
+			missing = append(missing, id)
+			continue
 		}
+		// The entry shares the string's bytes; nothing ever writes them.
+		b := unsafe.Slice(unsafe.StringData(head.String), len(head.String))
+		e, err := index.EntryFromHead(in, b, imported != 0, legacy)
+		if err != nil {
+			missing = append(missing, id)
+			continue
+		}
+		e.RowID = id
+		entries = append(entries, e)
 	}
-	if err == nil {
-		err = rows.Err()
-	}
-	if len(chunk) > 0 {
-		work <- chunk
-	}
-	close(work)
-	wg.Wait()
-	close(results)
-	parts := make([][]*index.Entry, 0, decoders)
-	for r := range results {
-		parts = append(parts, r.entries)
-		missing = append(missing, r.missing...)
-		in.Merge(r.in)
-	}
-	entries = index.Merge(parts)
-	if err != nil {
+	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
+	index.Sort(entries)
 	return entries, missing, rows.Close()
 }
 
@@ -198,10 +184,21 @@ func checkHeadFormat(ctx context.Context, conn *sql.Conn) error {
 	if stored == format {
 		return nil
 	}
-	if _, err := conn.ExecContext(ctx, `UPDATE servers SET head = NULL WHERE head IS NOT NULL`); err != nil {
+	// Committed before the load, which reads on other connections: a
+	// crash in between leaves heads that are NULL, which the next load
+	// encodes again.
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return err
 	}
-	_, err := conn.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaHeadFormat, format)
+	_, err := conn.ExecContext(ctx, `UPDATE servers SET head = NULL WHERE head IS NOT NULL`)
+	if err == nil {
+		_, err = conn.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaHeadFormat, format)
+	}
+	if err != nil {
+		_, _ = conn.ExecContext(ctx, `ROLLBACK`)
+		return err
+	}
+	_, err = conn.ExecContext(ctx, `COMMIT`)
 	return err
 }

@@ -257,7 +257,7 @@ func open(path string, opts gitops.StoreOptions, lock *os.File) (_ *Store, err e
 		return nil, err
 	}
 	in := index.NewInterner()
-	entries, err := loadIndex(ctx, conn, in)
+	entries, err := loadIndex(ctx, path, conn, in)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("loading servers: %w", err)

@@ -428,7 +428,7 @@ func (w *writer) dropChanges() {
 // reload reads the whole index from the database again. When it cannot,
 // the index stays as it was: the database most likely rolled back.
 func (w *writer) reload() {
-	fresh, err := loadIndex(context.Background(), w.conn, w.in)
+	fresh, err := loadIndex(context.Background(), w.s.path, w.conn, w.in)
 	if err != nil {
 		return
 	}
