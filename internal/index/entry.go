@@ -265,9 +265,9 @@ func compareKeys(ag, ah, bg, bh string) int {
 func compareEntries(a, b *Entry) int { return compareKeys(a.group, a.host, b.group, b.host) }
 
 // Interner shares the strings many servers repeat (groups, types,
-// environments, statuses) and the attrs made of them, and copies the
-// others, so an entry never keeps alive a larger string its fields were
-// cut from (decodeHead's substrings). Only the writer uses it.
+// environments, statuses) and the attrs made of them, each a copy of its
+// own, so an entry never keeps alive a larger string its fields were cut
+// from (decodeHead's substrings). Only the writer uses it.
 type Interner struct {
 	strs  map[string]string
 	attrs map[attrs]*attrs
@@ -284,7 +284,7 @@ func NewInterner() *Interner {
 	return &Interner{strs: map[string]string{}, attrs: map[attrs]*attrs{}}
 }
 
-func (in *Interner) Intern(s string) string {
+func (in *Interner) intern(s string) string {
 	if v, ok := in.strs[s]; ok {
 		return v
 	}
@@ -320,13 +320,13 @@ func (in *Interner) shared(sv *gitops.Server) *attrs {
 		return p
 	}
 	p := &attrs{
-		group:       in.Intern(a.group),
-		serverType:  in.Intern(a.serverType),
-		environment: in.Intern(a.environment),
-		repoName:    in.Intern(a.repoName),
-		branch:      in.Intern(a.branch),
-		status:      gitops.Status(in.Intern(string(a.status))),
-		validation:  gitops.ValidationStatus(in.Intern(string(a.validation))),
+		group:       in.intern(a.group),
+		serverType:  in.intern(a.serverType),
+		environment: in.intern(a.environment),
+		repoName:    in.intern(a.repoName),
+		branch:      in.intern(a.branch),
+		status:      gitops.Status(in.intern(string(a.status))),
+		validation:  gitops.ValidationStatus(in.intern(string(a.validation))),
 	}
 	if len(in.attrs) < maxAttrs {
 		in.attrs[*p] = p

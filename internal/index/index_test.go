@@ -62,7 +62,7 @@ func testPublish(t *testing.T, sum func(gitops.Key) uint64) {
 				}
 			}
 		}
-		if n := x.keys.len(); n != len(model) {
+		if n := len(x.keys.slot) + len(x.keys.collided); n != len(model) {
 			t.Fatalf("batch %d: the key map holds %d keys, want %d", batch, n, len(model))
 		}
 		if n := len(x.keys.entries) - len(x.keys.free); n != len(x.keys.slot) {

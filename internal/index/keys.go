@@ -110,6 +110,3 @@ func (m *keyMap) del(k gitops.Key) {
 	}
 	delete(m.collided, k)
 }
-
-// len is how many keys have an entry.
-func (m *keyMap) len() int { return len(m.slot) + len(m.collided) }
