@@ -89,6 +89,9 @@ func (c *config) fleetFlags(sizes string) error {
 	case c.replicas < 1 || c.inflight < 1 || c.rounds < 1 || c.duration <= 0:
 		return errors.New("-replicas, -inflight, -rounds and -duration must be positive")
 	}
+	if err := parseClient(c.client); err != nil {
+		return err
+	}
 	return parseProxy(c.proxy)
 }
 
@@ -222,7 +225,9 @@ func (b *bench) fleetRun(ctx context.Context, svcs []*server, res *fleetResult) 
 		defer stopProxy()
 		base = "http://" + addr
 	}
-	b.openLoop(ctx, newTarget(base, fleetClient(b.cfg), res.N), svcs, res)
+	if err := b.openLoop(ctx, newTarget(base, fleetClient(b.cfg), res.N), svcs, res); err != nil {
+		return err
+	}
 	return ctx.Err()
 }
 

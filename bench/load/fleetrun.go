@@ -15,15 +15,19 @@ import (
 
 // openLoop runs the fleet's reports and the dashboard's reads for
 // -duration and fills res with what it measured.
-func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fleetResult) {
+func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fleetResult) error {
+	post, err := b.reportPoster(t)
+	if err != nil {
+		return err
+	}
 	p := newPlan(res.N, b.cfg.duration)
 	d := &dispatcher{plan: p, cap: b.cfg.inflight, now: time.Now, sleep: sleepCtx,
 		send: func(ctx context.Context, k int) error {
 			i := p.server(k)
 			if p.pipeline(k) {
-				return t.postJSON(ctx, "/status/pipeline", newPipelineBody(i, shaFor(1, i, uint64(k))))
+				return post(ctx, "/status/pipeline", newPipelineBody(i, shaFor(1, i, uint64(k))))
 			}
-			return t.postJSON(ctx, "/status/cron", newCronBody(i, p.drifted(k)))
+			return post(ctx, "/status/cron", newCronBody(i, p.drifted(k)))
 		}}
 
 	rss := newRSSSampler(svcs)
@@ -71,6 +75,7 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 	}
 	res.GenCPUCores = (gen1 - gen0).Seconds() / elapsed.Seconds()
 	res.judge()
+	return nil
 }
 
 // startProfiles starts fetching, with -cpuprofile, a CPU profile of the
