@@ -123,3 +123,39 @@ func sameJSON(got, want []byte) bool {
 	norm := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(`\ufffd`), []byte("\uFFFD")) }
 	return bytes.Equal(norm(got), norm(want))
 }
+
+// TestHeadSizeHintIsExact: the hint AppendJSONHead allocates by is the
+// head's length whenever no string needs escaping, so that a head is
+// allocated in the smallest size that holds it (the index keeps one a
+// server). Times with and without fractions, trailing zeros, empty and
+// zero fields, changed files and labels each change the length.
+func TestHeadSizeHintIsExact(t *testing.T) {
+	at := func(ns int) time.Time { return time.Date(2026, 12, 6, 7, 35, 8, ns, time.UTC) }
+	full := gitops.Server{
+		ServerGroup: "rsyslog-prod", Host: "rsyslog-01.dc1.example.com", ProjectName: "infra", RepoName: "rsyslog-config",
+		ServerType: "rsyslog", Environment: "prod", Status: gitops.StatusSynced,
+		ChangedFiles:     []string{"rsyslog.conf", "rsyslog.d/50-remote.conf", "rsyslog.d/10-local.conf"},
+		ValidationStatus: gitops.ValidationPassed, ValidationMessage: "ok", CommitSHA: "0123456789abcdef0123456789abcdef01234567",
+		Branch: "main", UpdatedBy: "woodpecker", LastPipelineRun: at(123456000), LastCronCheck: at(0), Timestamp: at(100000000),
+		StatusSince: at(1), LastSource: gitops.SourcePipeline, PipelineStatus: gitops.StatusSynced,
+		DriftStatus: gitops.StatusSynced, StaleAfter: "30m", PipelineReportedAt: at(999999999), CronReportedAt: at(120000),
+		Labels: map[string]string{"datacenter": "dc1", "team": "platform", "": ""},
+	}
+	oneFile, oneLabel := full, full
+	oneFile.ChangedFiles = []string{"a"}
+	oneLabel.Labels = map[string]string{"k": "v"}
+	inOtherZone := full
+	inOtherZone.LastCronCheck = time.Date(2026, 12, 6, 9, 35, 8, 5000, time.FixedZone("CET", 3600))
+	for name, s := range map[string]gitops.Server{
+		"zero":                {},
+		"full":                full,
+		"one file, one label": func() gitops.Server { s := oneFile; s.Labels = oneLabel.Labels; return s }(),
+		"a time not in UTC":   inOtherZone,
+		"no files, no labels": {ServerGroup: "g", Host: "h", LastCronCheck: at(10)},
+	} {
+		head := s.AppendJSONHead(nil)
+		if hint := gitops.HeadSizeHint(&s); hint != len(head) {
+			t.Errorf("%s: hint %d, head %d bytes: %s", name, hint, len(head), head)
+		}
+	}
+}
