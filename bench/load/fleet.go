@@ -217,7 +217,15 @@ func (b *bench) fleetRun(ctx context.Context, svcs []*server, res *fleetResult) 
 		}
 	}
 	base := svcs[0].base()
-	if len(svcs) > 1 {
+	var dial dialFunc
+	switch {
+	case len(svcs) > 1 && b.cfg.proxy == proxyDial:
+		rd := &rotatingDialer{}
+		for _, s := range svcs {
+			rd.addrs = append(rd.addrs, s.addr)
+		}
+		dial = rd.DialContext
+	case len(svcs) > 1:
 		stopProxy, addr, err := startProxy(svcs, b.cfg.proxy, b.cfg.inflight)
 		if err != nil {
 			return err
@@ -225,7 +233,9 @@ func (b *bench) fleetRun(ctx context.Context, svcs []*server, res *fleetResult) 
 		defer stopProxy()
 		base = "http://" + addr
 	}
-	if err := b.openLoop(ctx, newTarget(base, fleetClient(b.cfg), res.N), svcs, res); err != nil {
+	t := newTarget(base, fleetClient(b.cfg, dial), res.N)
+	t.dial = dial
+	if err := b.openLoop(ctx, t, svcs, res); err != nil {
 		return err
 	}
 	return ctx.Err()
@@ -265,12 +275,13 @@ func (b *bench) fleetServers(dir, doc, dbURL string) ([]*server, error) {
 }
 
 // fleetClient keeps up to -inflight connections alive, one per request in
-// flight at most.
-func fleetClient(cfg config) *http.Client {
+// flight at most; dial, when not nil, dials its connections.
+func fleetClient(cfg config, dial dialFunc) *http.Client {
 	return &http.Client{
 		Timeout: cfg.reqTimeout,
 		Transport: &http.Transport{
 			Proxy:               nil,
+			DialContext:         dial,
 			MaxIdleConns:        cfg.inflight + 8,
 			MaxIdleConnsPerHost: cfg.inflight + 8,
 			IdleConnTimeout:     90 * time.Second,

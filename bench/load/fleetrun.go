@@ -56,7 +56,8 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 	profiled()
 	// After the readings above: a scrape, even cut short, costs the
 	// service CPU and memory that are not the fleet's.
-	b.commitStats(ctx, t.client, svcs, res)
+	// Each replica's own numbers: a client that dials where it is asked.
+	b.commitStats(ctx, fleetClient(b.cfg, nil), svcs, res)
 
 	res.Due, res.Sent, res.OK = int64(p.total), tl.sent, tl.ok
 	res.Dropped, res.Errors, res.FirstErr = tl.dropped, tl.errors, tl.firstErr

@@ -132,7 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fleet := fs.String("fleet", "", "run the open-loop fleet benchmark instead, at these comma-separated fleet sizes (e.g. 200000,400000): every server reports once a minute (-duration defaults to 60s)")
 	fs.StringVar(&c.fleetDB, "backend", "sqlite", "-fleet: the store, sqlite or postgres (at -pg-url, database -pg-db)")
 	fs.IntVar(&c.replicas, "replicas", 1, "-fleet: service processes sharing the PostgreSQL database behind one round-robin address")
-	fs.StringVar(&c.proxy, "proxy", proxyTCP, "-fleet with -replicas: the balancer in front, tcp (each connection to the next replica, as a Kubernetes Service or HAProxy in tcp mode) or http (each request to the next replica)")
+	fs.StringVar(&c.proxy, "proxy", proxyTCP, "-fleet with -replicas: the balancer in front, tcp (each connection to the next replica through a proxy in the generator, as HAProxy in tcp mode), dial (each connection dialed to the next replica by the generator itself, as a Kubernetes Service's kernel rules send it) or http (each request to the next replica)")
 	fs.StringVar(&c.client, "client", clientConn, "-fleet: how reports are sent: conn (each in one write on a kept-alive connection of its own, answers read with http.ReadResponse, as lean generators do) or http (net/http's client, which costs the shared machine ~2.5 times the CPU a report)")
 	fs.IntVar(&c.inflight, "inflight", 512, "-fleet: most requests in flight at once; a report due beyond it is dropped")
 	fs.StringVar(&c.alt, "alt", "", "-fleet: a second service binary to compare, run alternately with the first on the same seeded store")

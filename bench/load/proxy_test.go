@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestProxies: both balancers answer through the one address with the
@@ -56,12 +58,54 @@ func TestProxies(t *testing.T) {
 }
 
 func TestParseProxy(t *testing.T) {
-	for _, m := range []string{"tcp", "http"} {
+	for _, m := range []string{"tcp", "http", "dial"} {
 		if err := parseProxy(m); err != nil {
 			t.Errorf("%s: %v", m, err)
 		}
 	}
 	if err := parseProxy("udp"); err == nil || !strings.Contains(err.Error(), "use tcp") {
 		t.Errorf("udp: %v", err)
+	}
+}
+
+// TestRotatingDialer: with -proxy dial the generator's clients, the
+// reports' and the readers', send each new connection to the next replica.
+func TestRotatingDialer(t *testing.T) {
+	rd := &rotatingDialer{}
+	for _, name := range []string{"a", "b"} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "close") // the next request dials again
+			io.WriteString(w, name)
+		}))
+		defer ts.Close()
+		rd.addrs = append(rd.addrs, strings.TrimPrefix(ts.URL, "http://"))
+	}
+	c := fleetClient(config{inflight: 4, reqTimeout: 5 * time.Second}, rd.DialContext)
+	var got []string
+	for range 4 {
+		// The address asked for is neither replica's: the dialer decides.
+		resp, err := c.Get("http://replicas.invalid/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got = append(got, string(b))
+	}
+	if strings.Join(got, "") != "baba" && strings.Join(got, "") != "abab" {
+		t.Errorf("four connections went to %v, want each to the next replica", got)
+	}
+	s, err := newConnSender("http://replicas.invalid", "", 4, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.dial = rd.DialContext
+	for range 2 {
+		if err := s.post(context.Background(), "/status/cron", newCronBody(0, false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rd.next.Load(); n != 6 {
+		t.Errorf("%d connections dialed, want 6: every answer closed its connection", n)
 	}
 }

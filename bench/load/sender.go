@@ -52,6 +52,9 @@ func (b *bench) reportPoster(t *target) (poster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.dial != nil {
+		s.dial = t.dial
+	}
 	return s.post, nil
 }
 
@@ -62,7 +65,7 @@ type connSender struct {
 	head    string // the request headers after the request line but Content-Length
 	timeout time.Duration
 	idle    chan *senderConn
-	dialer  net.Dialer
+	dial    dialFunc
 }
 
 type senderConn struct {
@@ -83,8 +86,9 @@ func newConnSender(base, authorization string, maxIdle int, timeout time.Duratio
 	if authorization != "" {
 		head += "Authorization: " + authorization + "\r\n"
 	}
+	d := &net.Dialer{Timeout: timeout}
 	return &connSender{addr: u.Host, head: head, timeout: timeout,
-		idle: make(chan *senderConn, maxIdle), dialer: net.Dialer{Timeout: timeout}}, nil
+		idle: make(chan *senderConn, maxIdle), dial: d.DialContext}, nil
 }
 
 // post sends v as JSON to path. A connection that failed, or that the
@@ -122,7 +126,7 @@ func (s *connSender) conn(ctx context.Context) (*senderConn, error) {
 		return c, nil
 	default:
 	}
-	nc, err := s.dialer.DialContext(ctx, "tcp", s.addr)
+	nc, err := s.dial(ctx, "tcp", s.addr)
 	if err != nil {
 		return nil, err
 	}

@@ -123,6 +123,9 @@ type target struct {
 	// authorization is the Authorization header of every request; "" for
 	// none. The ceiling gets the same header, so both read the same bytes.
 	authorization string
+	// dial, when not nil, dials the connections of reports sent without
+	// client (-client conn), as client's transport does (-proxy dial).
+	dial dialFunc
 }
 
 func newTarget(base string, client *http.Client, n int) *target {
