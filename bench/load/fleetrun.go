@@ -16,10 +16,11 @@ import (
 // openLoop runs the fleet's reports and the dashboard's reads for
 // -duration and fills res with what it measured.
 func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fleetResult) error {
-	post, err := b.reportPoster(t)
+	post, closeIdle, err := b.reportPoster(t)
 	if err != nil {
 		return err
 	}
+	defer closeIdle()
 	p := newPlan(res.N, b.cfg.duration)
 	d := &dispatcher{plan: p, cap: b.cfg.inflight, now: time.Now, sleep: sleepCtx,
 		send: func(ctx context.Context, k int) error {

@@ -43,19 +43,20 @@ func parseClient(s string) error {
 // poster sends one JSON report and returns nil when it was answered 2xx.
 type poster func(ctx context.Context, path string, v any) error
 
-// reportPoster returns how the fleet's reports reach t, as -client says.
-func (b *bench) reportPoster(t *target) (poster, error) {
+// reportPoster returns how the fleet's reports reach t, as -client says,
+// and what closes the connections it keeps once the run is over.
+func (b *bench) reportPoster(t *target) (poster, func(), error) {
 	if b.cfg.client == clientHTTP {
-		return t.postJSON, nil
+		return t.postJSON, t.client.CloseIdleConnections, nil
 	}
 	s, err := newConnSender(t.base, t.authorization, b.cfg.inflight, b.cfg.reqTimeout)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if t.dial != nil {
 		s.dial = t.dial
 	}
-	return s.post, nil
+	return s.post, s.closeIdle, nil
 }
 
 // connSender keeps up to maxIdle connections to one address, each used by
@@ -117,6 +118,18 @@ func (s *connSender) post(ctx context.Context, path string, v any) error {
 		c.c.Close()
 	}
 	return nil
+}
+
+// closeIdle closes the connections kept for the next request.
+func (s *connSender) closeIdle() {
+	for {
+		select {
+		case c := <-s.idle:
+			c.c.Close()
+		default:
+			return
+		}
+	}
 }
 
 // conn returns an idle connection, or a new one.

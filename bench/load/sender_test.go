@@ -111,8 +111,12 @@ func TestConnSender(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if n := len(s.idle); n > 4 {
-		t.Errorf("%d idle connections kept, want at most 4", n)
+	if n := len(s.idle); n < 1 || n > 4 {
+		t.Errorf("%d idle connections kept, want 1 to 4", n)
+	}
+	s.closeIdle()
+	if n := len(s.idle); n != 0 {
+		t.Errorf("%d idle connections left after closeIdle", n)
 	}
 }
 
