@@ -176,7 +176,7 @@ func readHeadRange(ctx context.Context, db *sql.DB, lo, hi int64, in *index.Inte
 func checkHeadFormat(ctx context.Context, conn *sql.Conn) error {
 	format := index.HeadFormat()
 	var stored string
-	switch err := conn.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaHeadFormat).Scan(&stored); {
+	switch err := conn.QueryRowContext(ctx, selectMeta, metaHeadFormat).Scan(&stored); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return err
@@ -192,8 +192,7 @@ func checkHeadFormat(ctx context.Context, conn *sql.Conn) error {
 	}
 	_, err := conn.ExecContext(ctx, `UPDATE servers SET head = NULL WHERE head IS NOT NULL`)
 	if err == nil {
-		_, err = conn.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaHeadFormat, format)
+		_, err = conn.ExecContext(ctx, upsertMeta, metaHeadFormat, format)
 	}
 	if err != nil {
 		_, _ = conn.ExecContext(ctx, `ROLLBACK`)

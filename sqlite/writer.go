@@ -101,8 +101,8 @@ func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, 
 		{&w.del, `DELETE FROM servers WHERE server_group = ? AND host = ?`},
 		{&w.prune, `DELETE FROM events WHERE time < ?`},
 		{&w.anyServer, `SELECT EXISTS (SELECT 1 FROM servers)`},
-		{&w.getMeta, `SELECT value FROM meta WHERE key = ?`},
-		{&w.setMeta, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`},
+		{&w.getMeta, selectMeta},
+		{&w.setMeta, upsertMeta},
 	} {
 		st, err := conn.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -804,6 +804,12 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) 
 
 // metaImportedAt is the meta key recording the last import.
 const metaImportedAt = "imported_at"
+
+// The meta table's statements: the value of a key, and setting one.
+const (
+	selectMeta = `SELECT value FROM meta WHERE key = ?`
+	upsertMeta = `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
+)
 
 // Import writes servers as given (complete records; Stale is ignored) in
 // one transaction and records the import in the meta table. With
