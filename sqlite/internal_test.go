@@ -178,7 +178,7 @@ func TestPartialUpdatesKeepColumnsExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := serverArgs(&sv, e.Head)
+		want := serverArgs(&sv, e.Head())
 		got := make([]any, len(argColumns))
 		ptrs := make([]any, len(got))
 		for j := range got {

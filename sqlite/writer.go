@@ -672,7 +672,7 @@ func (s *Store) prepare(u gitops.Update) *prepared {
 		if err != nil {
 			return nil
 		}
-		cur, curHead = &sv, base.Head
+		cur, curHead = &sv, base.Head()
 	}
 	p := &prepared{base: base, now: gitops.Now(s.now())}
 	var err error
@@ -727,7 +727,7 @@ func (s *Store) Apply(ctx context.Context, u gitops.Update) (gitops.Outcome, err
 			if found {
 				curp = &sv
 				if cur != nil && w.s.headsOK {
-					curHead = cur.Head
+					curHead = cur.Head()
 				}
 			}
 			if a, err = apply(u, curp, curHead, now); err != nil {

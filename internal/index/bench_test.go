@@ -66,7 +66,7 @@ func BenchmarkGet(b *testing.B) {
 	}
 	i := 0
 	for b.Loop() {
-		if e := x.Get(keys[i]); e == nil || e.Head[0] != '{' {
+		if e := x.Get(keys[i]); e == nil || e.Head()[0] != '{' {
 			b.Fatal("a stored server was not found")
 		}
 		i = (i + 1) % len(keys)

@@ -11,40 +11,45 @@ import (
 )
 
 // Entry is one server as the index keeps it: its head and what filtering
-// and the computed stale need. Entries are immutable once published; the
-// writer replaces an entry, it never changes one, so readers use entries
-// without a lock.
+// and the computed stale need. An Entry is the start of a record in a
+// chunk (see arena), followed by the host, the attrs when it keeps its
+// own, and the head. It holds no pointer, and TestEntryHoldsNoPointer
+// keeps it so: a chunk is allocated as bytes, and the collector would not
+// see one. Entries are immutable once published; the writer replaces an
+// entry, it never changes one, so readers use entries without a lock.
+// Only an Interner makes entries.
 type Entry struct {
 	// The fields a list reads of every entry come first, in its first 64
 	// bytes: a list of a large fleet is mostly waiting for entries to come
 	// out of memory.
-	Head []byte
+	//
 	// lastReport is the newest of last_pipeline_run and last_cron_check,
-	// in unix microseconds (noTime when neither is set). Times are kept so
-	// rather than as time.Time: 24 bytes less a time, and no pointer for
-	// the GC.
+	// in unix microseconds (noTime when neither is set).
 	lastReport int64
 	// staleAfter is the server's own stale threshold, or globalThreshold
 	// when the global one applies (stale_after "" or unparsable), as
 	// gitops.Server.StaleThreshold decides.
 	staleAfter time.Duration
-	// The fields many servers share, in one shared value.
-	*attrs
-	// commitAt and commitLen place the record's commit in Head: a list
-	// compares it with the head's commit when Head is copied into the
-	// answer, not before, which would read Head twice, once out of cache.
+	// attrID names the fields many servers share (sharedAttrs), or is
+	// inlineAttrs when the entry keeps its own after the host.
+	attrID uint32
+	// hostLen, attrLen and headLen are the lengths of what follows the
+	// Entry in its record: the host, the entry's own attrs, the head.
+	hostLen, attrLen, headLen uint32
+	// commitAt and commitLen place the record's commit in the head: a list
+	// compares it with the head's commit when the head is copied into the
+	// answer, not before, which would read the head twice, once out of
+	// cache.
 	commitAt, commitLen uint32
 	// ChangedFiles is how many changed files the record lists, for
 	// changed_files_count; set only before the entry is published.
 	ChangedFiles int
-	host         string
 	// The times the per-server metrics show, in unix microseconds (what
 	// stores keep), unset when noTime.
 	lastPipelineRun, lastCronCheck, statusSince int64
-	// The two fields that are not in the head, kept so that the writer can
-	// rebuild the whole record from an entry (Decode); legacyWrittenAt in
-	// unix microseconds.
-	Imported        bool
+	// legacyWrittenAt, in unix microseconds, and Imported are the two
+	// fields that are not in the head, kept so that the writer can
+	// rebuild the whole record from an entry (Decode).
 	legacyWrittenAt int64
 	// RowID is where a store that has one (SQLite's rowid) keeps the
 	// record, 0 when unknown: the writer updates the row by it instead of
@@ -57,40 +62,57 @@ type Entry struct {
 	// after them. Only the goroutine that changes the index uses it.
 	pos int
 	// slot is the entry's place in the index's keyMap (noSlot when it is
-	// not in one), so that a replacement takes the same place without a
-	// lookup. Only the goroutine that changes the index uses it.
+	// in the collided map, unadopted before an index holds it), so that a
+	// replacement takes the same place without a lookup. Only the
+	// goroutine that changes the index uses it.
 	slot uint32
-	// hostBuf holds the host when it fits, and host points into it: one
-	// object less a server for every collection to mark, and a lookup by
-	// key compares the host in the entry it already reads instead of
-	// missing the cache once more for a string of its own.
-	hostBuf [32]byte
+	// off is where the record starts in its chunk, and size its length
+	// there, a multiple of 8.
+	off, size uint32
+	Imported  bool
 }
 
-// setHost makes h the entry's host, kept in hostBuf when it fits.
-func (e *Entry) setHost(h string) {
-	if h != "" && len(h) <= len(e.hostBuf) {
-		n := copy(e.hostBuf[:], h)
-		e.host = unsafe.String(&e.hostBuf[0], n)
-		return
+// entrySize is where an entry's host starts in its record.
+const entrySize = (uint32(unsafe.Sizeof(Entry{})) + 7) &^ 7
+
+// bytes returns n bytes of the record from at.
+func (e *Entry) bytes(at, n uint32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(e), at)), n)
+}
+
+// Host is the server's host.
+func (e *Entry) Host() string {
+	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(e), entrySize)), e.hostLen)
+}
+
+// Head is the record's head, which the caller must not change.
+func (e *Entry) Head() []byte { return e.bytes(entrySize+e.hostLen+e.attrLen, e.headLen) }
+
+// attrs returns the fields the entry shares with other servers, or a
+// copy of its own: only a fleet past maxAttrs combinations pays that
+// allocation.
+func (e *Entry) attrs() *attrs {
+	if e.attrID != inlineAttrs {
+		return sharedAttrs(e.attrID)
 	}
-	e.host = strings.Clone(h)
+	b := e.bytes(entrySize+e.hostLen, e.attrLen)
+	var s [7]string
+	at := uint32(len(s) * 4)
+	for i := range s {
+		n := *(*uint32)(unsafe.Pointer(&b[i*4]))
+		s[i] = unsafe.String(unsafe.SliceData(b[at:]), n)
+		at += n
+	}
+	return &attrs{group: s[0], serverType: s[1], environment: s[2], repoName: s[3], branch: s[4],
+		status: gitops.Status(s[5]), validation: gitops.ValidationStatus(s[6])}
 }
 
-// attrs are the fields of a record that filters, the per-server metrics
-// and the computed desired fields read, and that a fleet repeats: its
-// servers have far fewer combinations of them than there are servers.
-// Entries share one attrs per combination (Interner.shared), so that an
-// entry holds one pointer instead of seven strings: 112 bytes less a
-// server, and six pointers less for every collection to follow
-// (docs/performance.md). An attrs is immutable.
-type attrs struct {
-	group                   string
-	serverType, environment string
-	// repoName and branch find the record's head.
-	repoName, branch string
-	status           gitops.Status
-	validation       gitops.ValidationStatus
+// group is the server's group, found without building its attrs.
+func (e *Entry) group() string {
+	if e.attrID != inlineAttrs {
+		return sharedAttrs(e.attrID).group
+	}
+	return e.attrs().group
 }
 
 // globalThreshold is an entry's staleAfter when the global threshold
@@ -98,7 +120,7 @@ type attrs struct {
 const globalThreshold = time.Duration(math.MinInt64)
 
 // Key is the server's key.
-func (e *Entry) Key() gitops.Key { return gitops.Key{ServerGroup: e.group, Host: e.host} }
+func (e *Entry) Key() gitops.Key { return gitops.Key{ServerGroup: e.group(), Host: e.Host()} }
 
 // Stale is gitops.Server.IsStale for the entry's record.
 func (e *Entry) Stale(now time.Time, global time.Duration) bool {
@@ -115,7 +137,7 @@ func (e *Entry) Stale(now time.Time, global time.Duration) bool {
 // Decode returns the entry's whole record: its head decoded, with the two
 // fields the head lacks.
 func (e *Entry) Decode() (gitops.Server, error) {
-	sv, err := DecodeHead(e.Head)
+	sv, err := DecodeHead(e.Head())
 	if err != nil {
 		return sv, err
 	}
@@ -125,7 +147,8 @@ func (e *Entry) Decode() (gitops.Server, error) {
 
 // Desired is the entry's computed desired fields under heads.
 func (e *Entry) Desired(heads *gitops.Heads) gitops.Desired {
-	if t := heads.Tail(e.repoName, e.branch, e.commit); t != nil {
+	a := e.attrs()
+	if t := heads.Tail(a.repoName, a.branch, e.commit); t != nil {
 		return t.Desired
 	}
 	return gitops.Desired{}
@@ -152,8 +175,8 @@ func (e *Entry) pair(heads *gitops.Heads, m *headMemo) *[2]gitops.DesiredTail {
 	if heads.Len() == 0 {
 		return nil
 	}
-	if !m.set || !same(e.repoName, m.repo) || !same(e.branch, m.branch) {
-		*m = headMemo{repo: e.repoName, branch: e.branch, i: heads.Lookup(e.repoName, e.branch), set: true}
+	if a := e.attrs(); !m.set || !same(a.repoName, m.repo) || !same(a.branch, m.branch) {
+		*m = headMemo{repo: a.repoName, branch: a.branch, i: heads.Lookup(a.repoName, a.branch), set: true}
 	}
 	return heads.PairAt(m.i)
 }
@@ -174,7 +197,7 @@ func (e *Entry) commit() string {
 	if e.commitLen == 0 {
 		return ""
 	}
-	return unsafe.String(&e.Head[e.commitAt], e.commitLen)
+	return unsafe.String(&e.Head()[e.commitAt], e.commitLen)
 }
 
 // commitKey precedes the commit_sha value in every head; a string value
@@ -203,7 +226,8 @@ func commitIn(head []byte) (at, n uint32) {
 
 // Encoded is the entry as gitops.EncodedServer at now, under heads.
 func (e *Entry) Encoded(now time.Time, global time.Duration, heads *gitops.Heads) gitops.EncodedServer {
-	return gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Tail: heads.Tail(e.repoName, e.branch, e.commit)}
+	a := e.attrs()
+	return gitops.EncodedServer{Head: e.Head(), Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles, Tail: heads.Tail(a.repoName, a.branch, e.commit)}
 }
 
 // noTime marks an unset time among an entry's microseconds.
@@ -226,13 +250,14 @@ func fromMicros(us int64) time.Time {
 // Sample fills s with what the per-server metrics need of the entry, with
 // stale at now and desired under heads.
 func (e *Entry) Sample(s *gitops.ServerSample, now time.Time, global time.Duration, heads *gitops.Heads) {
+	a := e.attrs()
 	*s = gitops.ServerSample{
-		ServerGroup:      e.group,
-		Host:             e.host,
-		ServerType:       e.serverType,
-		Environment:      e.environment,
-		Status:           e.status,
-		ValidationStatus: e.validation,
+		ServerGroup:      a.group,
+		Host:             e.Host(),
+		ServerType:       a.serverType,
+		Environment:      a.environment,
+		Status:           a.status,
+		ValidationStatus: a.validation,
 		ChangedFiles:     e.ChangedFiles,
 		LastPipelineRun:  fromMicros(e.lastPipelineRun),
 		LastCronCheck:    fromMicros(e.lastCronCheck),
@@ -262,82 +287,30 @@ func compareKeys(ag, ah, bg, bh string) int {
 	return strings.Compare(ah, bh)
 }
 
-func compareEntries(a, b *Entry) int { return compareKeys(a.group, a.host, b.group, b.host) }
+func compareEntries(a, b *Entry) int { return compareKeys(a.group(), a.Host(), b.group(), b.Host()) }
 
-// Interner shares the strings many servers repeat (groups, types,
-// environments, statuses) and the attrs made of them, each a copy of its
-// own, so an entry never keeps alive a larger string its fields were cut
-// from (decodeHead's substrings). Only the writer uses it.
-type Interner struct {
-	strs  map[string]string
-	attrs map[attrs]*attrs
-}
+// unadopted is an entry's slot before an index holds it.
+const unadopted = noSlot - 1
 
-// maxAttrs bounds the attrs an Interner shares. A fleet where nearly every
-// server has its own combination (a group per server, say) would otherwise
-// keep one map entry per server on top of the attrs; past the bound, new
-// combinations get an attrs of their own, which costs what the strings
-// cost inside the entry.
-const maxAttrs = 1 << 16
-
-func NewInterner() *Interner {
-	return &Interner{strs: map[string]string{}, attrs: map[attrs]*attrs{}}
-}
-
-func (in *Interner) intern(s string) string {
-	if v, ok := in.strs[s]; ok {
-		return v
-	}
-	c := strings.Clone(s)
-	in.strs[c] = c
-	return c
-}
-
-// Merge adds what other shares and in does not, for loaders that intern
-// on several goroutines, each into its own Interner.
-func (in *Interner) Merge(other *Interner) {
-	for k, v := range other.strs {
-		if _, ok := in.strs[k]; !ok {
-			in.strs[k] = v
-		}
-	}
-	for k, v := range other.attrs {
-		if _, ok := in.attrs[k]; !ok && len(in.attrs) < maxAttrs {
-			in.attrs[k] = v
-		}
-	}
-}
-
-// shared returns the shared attrs of sv.
-func (in *Interner) shared(sv *gitops.Server) *attrs {
-	// A lookup with sv's own strings allocates nothing; only a new
-	// combination is interned, string by string.
-	a := attrs{
-		group: sv.ServerGroup, serverType: sv.ServerType, environment: sv.Environment,
-		repoName: sv.RepoName, branch: sv.Branch, status: sv.Status, validation: sv.ValidationStatus,
-	}
-	if p, ok := in.attrs[a]; ok {
-		return p
-	}
-	p := &attrs{
-		group:       in.intern(a.group),
-		serverType:  in.intern(a.serverType),
-		environment: in.intern(a.environment),
-		repoName:    in.intern(a.repoName),
-		branch:      in.intern(a.branch),
-		status:      gitops.Status(in.intern(string(a.status))),
-		validation:  gitops.ValidationStatus(in.intern(string(a.validation))),
-	}
-	if len(in.attrs) < maxAttrs {
-		in.attrs[*p] = p
-	}
-	return p
-}
-
-// NewEntry builds the entry of sv, whose head is head.
+// NewEntry builds the entry of sv, whose head is head, in the Interner's
+// chunks: head is copied, and may change afterwards.
 func (in *Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
-	e := &Entry{
-		attrs:           in.shared(sv),
+	id := in.attrsID(sv)
+	var own [7]string
+	attrLen := uint32(0)
+	if id == inlineAttrs {
+		own = [7]string{sv.ServerGroup, sv.ServerType, sv.Environment, sv.RepoName, sv.Branch, string(sv.Status), string(sv.ValidationStatus)}
+		attrLen = uint32(len(own) * 4)
+		for _, s := range own {
+			attrLen += uint32(len(s))
+		}
+	}
+	hostLen, headLen := uint32(len(sv.Host)), uint32(len(head))
+	size := (entrySize + hostLen + attrLen + headLen + 7) &^ 7
+	p, off := in.alloc(size)
+	e := (*Entry)(p)
+	*e = Entry{
+		attrID:          id,
 		lastReport:      micros(sv.LastReport()),
 		lastPipelineRun: micros(sv.LastPipelineRun),
 		lastCronCheck:   micros(sv.LastCronCheck),
@@ -346,9 +319,24 @@ func (in *Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 		ChangedFiles:    len(sv.ChangedFiles),
 		Imported:        sv.Imported,
 		legacyWrittenAt: micros(sv.LegacyWrittenAt),
-		Head:            head,
+		hostLen:         hostLen,
+		attrLen:         attrLen,
+		headLen:         headLen,
+		slot:            unadopted,
+		off:             off,
+		size:            size,
 	}
-	e.setHost(sv.Host)
+	copy(e.bytes(entrySize, hostLen), sv.Host)
+	if id == inlineAttrs {
+		b := e.bytes(entrySize+hostLen, attrLen)
+		at := len(own) * 4
+		for i, s := range own {
+			*(*uint32)(unsafe.Pointer(&b[i*4])) = uint32(len(s))
+			at += copy(b[at:], s)
+		}
+	}
+	copy(e.Head(), head)
 	e.commitAt, e.commitLen = commitIn(head)
+	commit(e)
 	return e
 }

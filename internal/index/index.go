@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	gitops "github.com/gitops-status/gitops-status"
 )
@@ -25,6 +26,12 @@ type Index struct {
 	keys    keyMap
 	// spare is the writer's buffer for the next rebuild of entries.
 	spare []*Entry
+	// chunks, arena and dropped are the writer's, to keep the chunks the
+	// entries live in from filling with dead records (compact).
+	chunks  map[unsafe.Pointer]*chunkUse
+	arena   arena
+	dropped uint32
+	queue   []unsafe.Pointer // chunks to compact, emptiest first
 }
 
 // New returns an index of entries, which it sorts unless they already
@@ -33,10 +40,11 @@ func New(entries []*Entry) *Index {
 	if !slices.IsSortedFunc(entries, compareEntries) {
 		slices.SortFunc(entries, compareEntries)
 	}
-	x := &Index{entries: entries, keys: newKeyMap(len(entries))}
+	x := &Index{entries: entries, keys: newKeyMap(len(entries)), chunks: map[unsafe.Pointer]*chunkUse{}}
 	for i, e := range entries {
 		x.keys.set(e.Key(), e)
 		e.pos = i
+		x.adopt(e)
 	}
 	return x
 }
@@ -102,7 +110,7 @@ func (x *Index) Lookup(k gitops.Key) *Entry { return x.keys.get(k) }
 // search returns the position of the first entry at or after (group, host).
 func search(entries []*Entry, group, host string) int {
 	i, _ := slices.BinarySearchFunc(entries, [2]string{group, host}, func(e *Entry, k [2]string) int {
-		return compareKeys(e.group, e.host, k[0], k[1])
+		return compareKeys(e.group(), e.Host(), k[0], k[1])
 	})
 	return i
 }
@@ -123,7 +131,7 @@ func (x *Index) snapshot(dst []*Entry, groups []string) []*Entry {
 	for _, g := range groups {
 		lo := search(x.entries, g, "")
 		hi := lo
-		for hi < len(x.entries) && x.entries[hi].group == g {
+		for hi < len(x.entries) && x.entries[hi].group() == g {
 			hi++
 		}
 		dst = append(dst, x.entries[lo:hi]...)
@@ -170,6 +178,7 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 			x.keys.replace(ed.old, ed.e)
 		}
 		x.mu.Unlock()
+		x.account(edits)
 		return
 	}
 	// Inserts before an existing entry come before its own edit; inserts at
@@ -217,6 +226,21 @@ func (x *Index) Publish(final map[gitops.Key]*Entry) {
 	x.mu.Unlock()
 	clear(old) // entries replaced from now on must not stay alive through it
 	x.spare = old[:0]
+	x.account(edits)
+}
+
+// account counts a published batch's edits in the chunks' use, and
+// compacts them when they have filled with dead records.
+func (x *Index) account(edits []edit) {
+	for _, ed := range edits {
+		if ed.old != nil {
+			x.drop(ed.old)
+		}
+		if ed.e != nil {
+			x.adopt(ed.e)
+		}
+	}
+	x.compact()
 }
 
 // Reset replaces the whole index, as after loading it again.
@@ -225,16 +249,18 @@ func (x *Index) Reset(entries []*Entry) {
 	x.mu.Lock()
 	x.entries, x.keys, x.spare = y.entries, y.keys, nil
 	x.mu.Unlock()
+	x.chunks, x.dropped, x.queue = y.chunks, 0, nil
 }
 
 // matches reports whether e passes every condition of f but Stale.
 func matches(e *Entry, f *gitops.Filter) bool {
-	return (len(f.ServerGroup) == 0 || slices.Contains(f.ServerGroup, e.group)) &&
-		(len(f.Host) == 0 || slices.Contains(f.Host, e.host)) &&
-		(len(f.ServerType) == 0 || slices.Contains(f.ServerType, e.serverType)) &&
-		(len(f.Environment) == 0 || slices.Contains(f.Environment, e.environment)) &&
-		(len(f.Status) == 0 || slices.Contains(f.Status, e.status)) &&
-		(len(f.ValidationStatus) == 0 || slices.Contains(f.ValidationStatus, e.validation))
+	a := e.attrs()
+	return (len(f.ServerGroup) == 0 || slices.Contains(f.ServerGroup, a.group)) &&
+		(len(f.Host) == 0 || slices.Contains(f.Host, e.Host())) &&
+		(len(f.ServerType) == 0 || slices.Contains(f.ServerType, a.serverType)) &&
+		(len(f.Environment) == 0 || slices.Contains(f.Environment, a.environment)) &&
+		(len(f.Status) == 0 || slices.Contains(f.Status, a.status)) &&
+		(len(f.ValidationStatus) == 0 || slices.Contains(f.ValidationStatus, a.validation))
 }
 
 // scratch recycles the slices ListEncoded copies entry pointers into.
@@ -266,7 +292,7 @@ func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration, heads
 	}
 	out := make([]gitops.EncodedServer, len(page))
 	for i, e := range page {
-		out[i] = gitops.EncodedServer{Head: e.Head, Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles,
+		out[i] = gitops.EncodedServer{Head: e.Head(), Stale: e.Stale(now, global), ChangedFiles: e.ChangedFiles,
 			Pair: e.pair(heads, &memo), CommitAt: e.commitAt, CommitLen: e.commitLen}
 	}
 	clear(cand) // let replaced entries go

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -25,6 +26,7 @@ func TestPublish(t *testing.T) {
 
 func testPublish(t *testing.T, sum func(gitops.Key) uint64) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	in := NewInterner()
 	x := New(nil)
 	x.keys.sum = sum
 	collided := 0
@@ -39,7 +41,7 @@ func testPublish(t *testing.T, sum func(gitops.Key) uint64) {
 			if rng.IntN(3) == 0 {
 				final[k] = nil
 			} else {
-				final[k] = &Entry{attrs: &attrs{group: k.ServerGroup}, host: k.Host, ChangedFiles: batch}
+				final[k] = keyEntry(in, k, batch)
 			}
 		}
 		x.Publish(final)
@@ -51,14 +53,14 @@ func testPublish(t *testing.T, sum func(gitops.Key) uint64) {
 			}
 		}
 		want := slices.SortedFunc(maps.Values(model), compareEntries)
-		if !slices.Equal(x.entries, want) {
+		if !slices.EqualFunc(x.entries, want, sameEntry) {
 			t.Fatalf("batch %d: entries differ from the model:\n  got  %v\n  want %v", batch, keysOfEntries(x.entries), keysOfEntries(want))
 		}
 		for g := range 4 {
 			for h := range 40 {
 				k := gitops.Key{ServerGroup: fmt.Sprintf("g%d", g), Host: fmt.Sprintf("h%02d", h)}
-				if got := x.Get(k); got != model[k] {
-					t.Fatalf("batch %d: Get(%v) = %p, want %p", batch, k, got, model[k])
+				if got := x.Get(k); (got == nil) != (model[k] == nil) || got != nil && !sameEntry(got, model[k]) {
+					t.Fatalf("batch %d: Get(%v) = %v, want %v", batch, k, got, model[k])
 				}
 			}
 		}
@@ -81,6 +83,12 @@ func testPublish(t *testing.T, sum func(gitops.Key) uint64) {
 	if sum != nil && collided == 0 {
 		t.Fatal("no key ever collided: the test did not reach the collision path")
 	}
+}
+
+// sameEntry reports whether a and b hold the same record: a compaction
+// may have moved one of them.
+func sameEntry(a, b *Entry) bool {
+	return a.Key() == b.Key() && a.ChangedFiles == b.ChangedFiles && bytes.Equal(a.Head(), b.Head())
 }
 
 func keysOfEntries(es []*Entry) []string {
@@ -110,11 +118,12 @@ func TestListDesiredNeighbours(t *testing.T) {
 	final := map[gitops.Key]*Entry{}
 	for i, r := range recs {
 		sv := gitops.Server{ServerGroup: "g", Host: fmt.Sprintf("h%02d", i), RepoName: r.repo, Branch: r.branch, CommitSHA: r.commit}
-		e := in.NewEntry(&sv, sv.AppendJSONHead(nil))
-		if i%3 == 0 { // strings of their own, as a decoded record's may be
-			own := *e.attrs
-			own.repoName, own.branch = string([]byte(r.repo)), string([]byte(r.branch))
-			e.attrs = &own
+		var e *Entry
+		if i%3 != 0 {
+			e = in.NewEntry(&sv, sv.AppendJSONHead(nil))
+		}
+		if i%3 == 0 { // strings of their own, as past maxAttrs
+			e = inlineEntry(t, in, &sv)
 		}
 		final[sv.Key()] = e
 	}
@@ -150,16 +159,16 @@ func TestEntryHost(t *testing.T) {
 	for _, host := range []string{"web-01.example.net", "", `we"b`, `a\b`, "a<b&c", "tab\there", "hôte-é",
 		strings.Repeat("h", 32), strings.Repeat("h", 33), "db-01.eu-west-1.prod.internal.example.com"} {
 		sv := gitops.Server{ServerGroup: "g", Host: host, Labels: map[string]string{"a": "1", "host": host + "x"}}
-		if e := NewInterner().NewEntry(&sv, sv.AppendJSONHead(nil)); e.host != host {
-			t.Errorf("host %q: the entry's host is %q", host, e.host)
+		if e := NewInterner().NewEntry(&sv, sv.AppendJSONHead(nil)); e.Host() != host {
+			t.Errorf("host %q: the entry's host is %q", host, e.Host())
 		}
 	}
 }
 
 // TestInternerSharesAttrs checks that servers with the same group, type,
-// environment, repository, branch and statuses share one attrs, that any
-// difference gets its own, and that past maxAttrs combinations an entry
-// still gets its own fields right, unshared.
+// environment, repository, branch and statuses share one attrs, across
+// Interners too, that any difference gets its own, and that past maxAttrs
+// combinations an entry still gets its own fields right, unshared.
 func TestInternerSharesAttrs(t *testing.T) {
 	in := NewInterner()
 	entry := func(host string, status gitops.Status) *Entry {
@@ -168,31 +177,56 @@ func TestInternerSharesAttrs(t *testing.T) {
 		return in.NewEntry(&sv, sv.AppendJSONHead(nil))
 	}
 	a, b, c := entry("a", gitops.StatusSynced), entry("b", gitops.StatusSynced), entry("c", gitops.StatusOutOfSync)
-	if a.attrs != b.attrs {
+	if a.attrID != b.attrID || a.attrID == inlineAttrs {
 		t.Error("two servers of one combination do not share their attrs")
 	}
-	if a.attrs == c.attrs || c.status != gitops.StatusOutOfSync || a.status != gitops.StatusSynced {
-		t.Errorf("a server of another status shares its attrs or has the wrong status: %q, %q", a.status, c.status)
+	if a.attrID == c.attrID || c.attrs().status != gitops.StatusOutOfSync || a.attrs().status != gitops.StatusSynced {
+		t.Errorf("a server of another status shares its attrs or has the wrong status: %q, %q", a.attrs().status, c.attrs().status)
+	}
+	sv := gitops.Server{ServerGroup: "web", Host: "d", ServerType: "nginx", Environment: "prod",
+		RepoName: "ansible-nginx", Branch: "main", Status: gitops.StatusSynced, ValidationStatus: gitops.ValidationPassed}
+	if d := NewInterner().NewEntry(&sv, sv.AppendJSONHead(nil)); d.attrID != a.attrID {
+		t.Error("another Interner does not share the registered attrs")
 	}
 
-	other := NewInterner()
-	sv := gitops.Server{ServerGroup: "db", Host: "d", Status: gitops.StatusSynced}
-	d := other.NewEntry(&sv, sv.AppendJSONHead(nil))
-	in.Merge(other)
-	if e := in.NewEntry(&sv, sv.AppendJSONHead(nil)); e.attrs != d.attrs {
-		t.Error("after Merge, the other Interner's attrs are not shared")
+	f := inlineEntry(t, in, &gitops.Server{ServerGroup: "web", Host: "f", ServerType: "nginx", Environment: "prod",
+		RepoName: "ansible-nginx", Branch: "main", Status: gitops.StatusFailed, ValidationStatus: gitops.ValidationFailed})
+	want := attrs{group: "web", serverType: "nginx", environment: "prod", repoName: "ansible-nginx", branch: "main",
+		status: gitops.StatusFailed, validation: gitops.ValidationFailed}
+	if f.attrID != inlineAttrs || *f.attrs() != want || f.group() != "web" || f.Host() != "f" {
+		t.Errorf("past the bound, an entry's fields are %+v (id %d), want %+v", *f.attrs(), f.attrID, want)
 	}
+	if sv, err := f.Decode(); err != nil || sv.Host != "f" || sv.Status != gitops.StatusFailed {
+		t.Errorf("past the bound, the entry decodes to %+v, %v", sv, err)
+	}
+}
 
-	for i := len(in.attrs); i < maxAttrs; i++ {
-		in.attrs[attrs{group: fmt.Sprint("filler-", i)}] = &attrs{}
+// inlineEntry is in's entry of sv made as past maxAttrs combinations:
+// with attrs of its own.
+func inlineEntry(t *testing.T, in *Interner, sv *gitops.Server) *Entry {
+	t.Helper()
+	registry.mu.Lock()
+	registry.max = 0
+	registry.mu.Unlock()
+	defer func() {
+		registry.mu.Lock()
+		registry.max = maxAttrs
+		registry.mu.Unlock()
+	}()
+	// An Interner of its own, since in may know the combination already.
+	e := NewInterner().NewEntry(sv, sv.AppendJSONHead(nil))
+	if e.attrID != inlineAttrs {
+		t.Fatalf("%v: attrs shared past the bound", sv.Key())
 	}
-	f, g := entry("f", gitops.StatusFailed), entry("g", gitops.StatusFailed)
-	if f.status != gitops.StatusFailed || f.group != "web" || f.serverType != "nginx" || f.repoName != "ansible-nginx" {
-		t.Errorf("past the bound, an entry's fields are %+v", *f.attrs)
-	}
-	if f.attrs == g.attrs || len(in.attrs) != maxAttrs {
-		t.Errorf("past the bound, combinations are still shared (%d kept, bound %d)", len(in.attrs), maxAttrs)
-	}
+	return e
+}
+
+// keyEntry is an entry of k whose changed-file count is files, from in.
+func keyEntry(in *Interner, k gitops.Key, files int) *Entry {
+	sv := gitops.Server{ServerGroup: k.ServerGroup, Host: k.Host}
+	e := in.NewEntry(&sv, sv.AppendJSONHead(nil))
+	e.ChangedFiles = files
+	return e
 }
 
 // TestMerge checks that merging sorted parts gives every entry once, in
@@ -200,6 +234,7 @@ func TestInternerSharesAttrs(t *testing.T) {
 // however their keys interleave, and that New keeps such a slice's order.
 func TestMerge(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
+	in := NewInterner()
 	for _, nparts := range []int{0, 1, 2, 3, 5, 8} {
 		var parts [][]*Entry
 		var all []*Entry
@@ -207,7 +242,7 @@ func TestMerge(t *testing.T) {
 			var part []*Entry
 			for range rng.IntN(50) * (p % 3) { // every third part is empty
 				k := gitops.Key{ServerGroup: fmt.Sprintf("g%d", rng.IntN(3)), Host: fmt.Sprintf("h%04d", rng.IntN(10000))}
-				part = append(part, &Entry{attrs: &attrs{group: k.ServerGroup}, host: k.Host})
+				part = append(part, keyEntry(in, k, 0))
 			}
 			Sort(part)
 			parts = append(parts, part)

@@ -46,7 +46,7 @@ func (m *keyMap) hash(k gitops.Key) uint64 {
 	return h.Sum64()
 }
 
-func hasKey(e *Entry, k gitops.Key) bool { return e.host == k.Host && e.group == k.ServerGroup }
+func hasKey(e *Entry, k gitops.Key) bool { return e.Host() == k.Host && e.group() == k.ServerGroup }
 
 // get returns the entry of k, or nil.
 func (m *keyMap) get(k gitops.Key) *Entry {
