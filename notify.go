@@ -180,6 +180,17 @@ type Outbox interface {
 // stale now (fresh again, or gone). Sorted by key, so that events come in
 // the order of a list. A store decides each again under its write lock.
 func SweepCandidates(ctx context.Context, r SampleReader, marked map[Key]bool) ([]Key, error) {
+	stale, err := StaleNow(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return ChangedMarks(stale, marked), nil
+}
+
+// StaleNow is the set of servers r finds stale now. It reads every
+// server, so a store with one writer calls it before taking the writer
+// (at 400,000 servers the scan held every write up for ~100 ms).
+func StaleNow(ctx context.Context, r SampleReader) (map[Key]bool, error) {
 	stale := map[Key]bool{}
 	err := r.ReadSamples(ctx, func(v Samples) error {
 		var s ServerSample
@@ -194,6 +205,11 @@ func SweepCandidates(ctx context.Context, r SampleReader, marked map[Key]bool) (
 	if err != nil {
 		return nil, err
 	}
+	return stale, nil
+}
+
+// ChangedMarks is SweepCandidates of the servers found stale.
+func ChangedMarks(stale, marked map[Key]bool) []Key {
 	var out []Key
 	for k := range stale {
 		if !marked[k] {
@@ -206,5 +222,5 @@ func SweepCandidates(ctx context.Context, r SampleReader, marked map[Key]bool) (
 		}
 	}
 	slices.SortFunc(out, CompareKeys)
-	return out, nil
+	return out
 }

@@ -222,18 +222,22 @@ func (s *Store) PendingDeliveries(ctx context.Context) (map[string]int, error) {
 // SweepStale implements gitops.Outbox. The file has one writer, so the
 // sweep never runs twice at once.
 func (s *Store) SweepStale(ctx context.Context) ([]gitops.Event, error) {
+	// The scan of every server runs before the writer is taken, since
+	// every write waits for the writer; each candidate is decided again
+	// under it, at its own time.
+	staleNow, err := gitops.StaleNow(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	var evs []gitops.Event
-	err := s.write(ctx, func(w *writer) error {
+	err = s.write(ctx, func(w *writer) error {
 		evs = evs[:0]
 		bg := context.Background()
 		marked, err := w.staleMarks()
 		if err != nil {
 			return err
 		}
-		keys, err := gitops.SweepCandidates(bg, s, marked)
-		if err != nil {
-			return err
-		}
+		keys := gitops.ChangedMarks(staleNow, marked)
 		now := s.clock()
 		for _, k := range keys {
 			was := marked[k]
