@@ -106,6 +106,10 @@ func (h *harness) testLegacyLatest(t *testing.T) {
 			t.Errorf("LegacyLatest returned a record that differs from the imported one:\n%s", d)
 		}
 	}
+	// A cron or pipeline update keeps a server imported and moves its
+	// timestamp: the oldest imported server becomes the newest.
+	e.apply(cron("imp", "a", gitops.StatusSynced))
+	wantLatest("after a cron update of the oldest imported server", "imp/a")
 
 	e.clock.Advance(time.Minute)
 	e.apply(legacy("rsyslog", "l1", gitops.StatusSynced))
