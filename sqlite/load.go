@@ -129,9 +129,8 @@ func readHeads(ctx context.Context, path string, last int64, in *index.Interner)
 // head.
 func readHeadRange(ctx context.Context, db *sql.DB, lo, hi int64, in *index.Interner) (entries []*index.Entry, missing []int64, err error) {
 	// The head is read as text: the driver copies a text column once, into
-	// a string of its exact size that the entry keeps (a blob would be
-	// copied twice, and at 100,000 servers the second copy is 80 MiB of
-	// garbage at start).
+	// a string of its exact size, which the entry copies into its chunk (a
+	// blob would be copied once more by database/sql).
 	rows, err := db.QueryContext(ctx, `SELECT rowid, CAST(head AS TEXT), imported, legacy_written_at FROM servers
 		WHERE rowid BETWEEN ? AND ?`, lo, hi)
 	if err != nil {
@@ -153,7 +152,7 @@ func readHeadRange(ctx context.Context, db *sql.DB, lo, hi int64, in *index.Inte
 			missing = append(missing, id)
 			continue
 		}
-		// The entry shares the string's bytes; nothing ever writes them.
+		// Only read, and copied into the entry.
 		b := unsafe.Slice(unsafe.StringData(head.String), len(head.String))
 		e, err := index.EntryFromHead(in, b, imported != 0, legacy)
 		if err != nil {

@@ -20,7 +20,7 @@ import (
 // index's writer uses (pos, slot), so readers use an entry without a lock
 // as before. A replaced record stays where it is; its chunk stays alive
 // while any reader or index still points into it. An index counts the
-// bytes of its live records in each chunk (chunkUse) and, once a fifth of
+// bytes of its live records in each chunk (Index.chunks) and, once a fifth of
 // what its chunks hold is dead, copies the live records of the emptiest
 // chunks into chunks of its own and lets the emptied ones go (compact).
 //
@@ -90,35 +90,20 @@ func (a *arena) copyRecord(e *Entry) *Entry {
 	return c
 }
 
-// chunkUse is what an index knows of a chunk that holds some of its
-// entries: the chunk itself, which the index keeps alive, and the bytes
-// of the records in it that the index holds.
-type chunkUse struct {
-	buf  unsafe.Pointer
-	live uint32
-}
-
 // compactAfter is how many bytes of records an index drops between
 // looks at how much of its chunks is dead: a look sums over every chunk.
 var compactAfter uint32 = 4 << 20 // lowered by tests
 
 // adopt counts e among the records the index holds.
 func (x *Index) adopt(e *Entry) {
-	c := e.chunk()
-	u := x.chunks[c]
-	if u == nil {
-		u = &chunkUse{buf: c}
-		x.chunks[c] = u
-	}
-	u.live += e.size
+	x.chunks[e.chunk()] += e.size
 }
 
 // drop stops counting e among the records the index holds.
 func (x *Index) drop(e *Entry) {
 	c := e.chunk()
-	u := x.chunks[c]
-	u.live -= e.size
-	if u.live == 0 && c != x.arena.cur && used(c).Load() >= chunkLen(c)-bigRecord {
+	x.chunks[c] -= e.size
+	if x.chunks[c] == 0 && c != x.arena.cur && used(c).Load() >= chunkLen(c)-bigRecord {
 		// Nothing of it is held and nothing much will be added: let it go
 		// without copying.
 		delete(x.chunks, c)
@@ -158,7 +143,7 @@ func (x *Index) compact() {
 	}
 	var moved [][2]*Entry
 	for _, c := range x.queue[:n] {
-		if x.chunks[c] == nil {
+		if _, ok := x.chunks[c]; !ok {
 			continue // emptied meanwhile (drop)
 		}
 		end := used(c).Load()
@@ -179,12 +164,8 @@ func (x *Index) compact() {
 	x.mu.Lock()
 	for _, m := range moved {
 		old, e := m[0], m[1]
-		if old.pos < len(x.entries) && x.entries[old.pos] == old {
-			x.entries[old.pos] = e
-		} else {
-			i := search(x.entries, old.group(), old.Host())
-			x.entries[i], e.pos = e, i
-		}
+		i := x.position(old, old.Key())
+		x.entries[i], e.pos = e, i
 		x.keys.replace(old, e)
 	}
 	x.mu.Unlock()
@@ -209,9 +190,9 @@ func (x *Index) plan() {
 	for c, u := range x.chunks {
 		n := used(c).Load()
 		total += uint64(n)
-		live += uint64(u.live)
+		live += uint64(u)
 		if c != x.arena.cur {
-			cands = append(cands, cand{c, u.live, n})
+			cands = append(cands, cand{c, u, n})
 		}
 	}
 	if (total-live)*5 <= total {

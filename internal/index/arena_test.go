@@ -93,14 +93,14 @@ func TestCompact(t *testing.T) {
 		var total, live, sum uint64
 		for c, u := range x.chunks {
 			total += uint64(used(c).Load())
-			live += uint64(u.live)
+			live += uint64(u)
 		}
 		for _, e := range latest {
 			got := x.Get(e.Key())
 			if got == nil || !bytes.Equal(got.Head(), e.Head()) {
 				t.Fatalf("batch %d: %v reads %q, want %q", batch, e.Key(), got.Head(), e.Head())
 			}
-			if x.chunks[got.chunk()] == nil {
+			if _, ok := x.chunks[got.chunk()]; !ok {
 				t.Fatalf("batch %d: %v is in a chunk the index does not count", batch, e.Key())
 			}
 			sum += uint64(got.size)
@@ -114,7 +114,7 @@ func TestCompact(t *testing.T) {
 			t.Fatalf("batch %d: %d of %d bytes are dead", batch, total-live, total)
 		}
 		for c := range before {
-			if x.chunks[c] == nil {
+			if _, ok := x.chunks[c]; !ok {
 				compacted = true
 				emptied = append(emptied, weak.Make((*byte)(c)))
 			}
@@ -128,7 +128,7 @@ func TestCompact(t *testing.T) {
 	var total, live uint64
 	for c, u := range x.chunks {
 		total += uint64(used(c).Load())
-		live += uint64(u.live)
+		live += uint64(u)
 	}
 	if (total-live)*4 > total {
 		t.Errorf("after every batch, %d of %d bytes are dead", total-live, total)

@@ -171,7 +171,7 @@ func HeadRoundTrips() bool {
 
 // EntryFromHead builds the entry of a stored head, reading only the fields
 // an entry keeps and skipping the others without allocating. The entry
-// shares head, which must not change afterwards.
+// holds a copy of head.
 func EntryFromHead(in *Interner, head []byte, imported bool, legacyWrittenAt time.Time) (*Entry, error) {
 	if len(head) == 0 {
 		return nil, ErrHead

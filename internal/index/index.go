@@ -26,9 +26,11 @@ type Index struct {
 	keys    keyMap
 	// spare is the writer's buffer for the next rebuild of entries.
 	spare []*Entry
-	// chunks, arena and dropped are the writer's, to keep the chunks the
-	// entries live in from filling with dead records (compact).
-	chunks  map[unsafe.Pointer]*chunkUse
+	// chunks, arena, dropped and queue are the writer's, to keep the
+	// chunks the entries live in from filling with dead records (compact).
+	// chunks holds, by its start, each chunk some entry is in (which keeps
+	// it alive) and the bytes of the entries in it.
+	chunks  map[unsafe.Pointer]uint32
 	arena   arena
 	dropped uint32
 	queue   []unsafe.Pointer // chunks to compact, emptiest first
@@ -40,7 +42,7 @@ func New(entries []*Entry) *Index {
 	if !slices.IsSortedFunc(entries, compareEntries) {
 		slices.SortFunc(entries, compareEntries)
 	}
-	x := &Index{entries: entries, keys: newKeyMap(len(entries)), chunks: map[unsafe.Pointer]*chunkUse{}}
+	x := &Index{entries: entries, keys: newKeyMap(len(entries)), chunks: map[unsafe.Pointer]uint32{}}
 	for i, e := range entries {
 		x.keys.set(e.Key(), e)
 		e.pos = i
