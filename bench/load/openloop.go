@@ -18,6 +18,12 @@ type plan struct {
 	rate  float64 // requests due per second
 	total int     // requests due in the run
 	step  int     // the permutation's multiplier, coprime with n
+	// first is the fleet's number for the run's request 0. The runs on
+	// one store set it to continue the fleet's schedule: a run that
+	// started again at 0 would repeat the previous run's reports, the
+	// same servers drifting and the same commits, so its reports would
+	// change nothing that run had not already stored.
+	first int
 }
 
 // reportEvery is how often every server of the fleet reports.
@@ -65,14 +71,16 @@ func (p plan) due(elapsed time.Duration) int {
 
 // server is the index of the server sending request k: each server once in
 // every n consecutive requests, so once a minute.
-func (p plan) server(k int) int { return int((int64(k%p.n) * int64(p.step)) % int64(p.n)) }
+func (p plan) server(k int) int {
+	return int((int64((p.first+k)%p.n) * int64(p.step)) % int64(p.n))
+}
 
 // dice is a number fixed by request k's server and minute, from which its
 // kind and body are drawn: independent of the visiting order, and
 // different for one server from minute to minute.
 func (p plan) dice(k int) uint64 {
 	// splitmix64's finalizer.
-	x := uint64(p.server(k))<<32 | uint64(k/p.n)
+	x := uint64(p.server(k))<<32 | uint64((p.first+k)/p.n)
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27

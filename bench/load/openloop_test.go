@@ -90,6 +90,37 @@ func TestPlanMix(t *testing.T) {
 	}
 }
 
+// A second run on the same store continues the fleet's schedule: every
+// server still reports once in its minute, but which of them drift is that
+// minute's, not a repeat of the run before.
+func TestPlanRunsContinueTheSchedule(t *testing.T) {
+	const n = 10_000
+	one := newPlan(n, reportEvery)
+	two := newPlan(n, reportEvery)
+	two.first = one.total
+	seen := make([]bool, n)
+	same, drifted := 0, 0
+	for k := range two.total {
+		i := two.server(k)
+		if seen[i] {
+			t.Fatalf("server %d reports twice in the second run", i)
+		}
+		seen[i] = true
+		if i != one.server(k) {
+			t.Fatalf("request %d: server %d in the second run, %d in the first", k, i, one.server(k))
+		}
+		if one.drifted(k) {
+			drifted++
+			if two.drifted(k) {
+				same++
+			}
+		}
+	}
+	if drifted == 0 || same*3 > drifted {
+		t.Errorf("%d of the %d servers drifted in the first run drift in the second too", same, drifted)
+	}
+}
+
 // fakeClock is a clock that moves only when the dispatcher sleeps, so the
 // dispatcher never waits for real time.
 type fakeClock struct {
