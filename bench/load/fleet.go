@@ -61,6 +61,8 @@ type fleetResult struct {
 	ReadyMS     float64 `json:"ready_ms"`      // start to /ready with N stored (the slowest replica)
 	ReadyRSSMiB float64 `json:"ready_rss_mib"` // RSS right after that start
 	Carried     bool    `json:"carried"`
+	// Kill9 is the -kill9 run that followed the last run of a size.
+	Kill9 *kill9Result `json:"kill9,omitempty"`
 }
 
 // maxCarriedP99 is the latency a carried fleet's reports stay under.
@@ -88,6 +90,8 @@ func (c *config) fleetFlags(sizes string) error {
 		return errors.New("-backend postgres needs -pg-url")
 	case c.replicas < 1 || c.inflight < 1 || c.rounds < 1 || c.duration <= 0:
 		return errors.New("-replicas, -inflight, -rounds and -duration must be positive")
+	case c.webhook == "both":
+		return errors.New("-webhook both is for the closed loop; with -fleet use on, and compare with a run without")
 	}
 	if err := parseClient(c.client); err != nil {
 		return err
@@ -150,7 +154,12 @@ func (b *bench) runFleetSize(ctx context.Context, n int) ([]fleetResult, error) 
 			return nil, fmt.Errorf("recreating database %q: %w", b.cfg.pgDB, err)
 		}
 	}
-	svcs, err := b.fleetServers(dir, doc, dbURL)
+	features, err := b.fleetFeatures(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer features.close(b, n)
+	svcs, err := b.fleetServers(dir, doc, dbURL, features.args)
 	if err != nil {
 		return nil, err
 	}
@@ -168,14 +177,15 @@ func (b *bench) runFleetSize(ctx context.Context, n int) ([]fleetResult, error) 
 
 	var results []fleetResult
 	for i, bin := range b.fleetBuilds() {
-		res := fleetResult{Backend: b.cfg.fleetDB, N: n, Replicas: b.cfg.replicas, Build: filepath.Base(bin), Run: i + 1, ImportS: imported.Seconds()}
+		res := fleetResult{Backend: b.cfg.fleetDB, N: n, Replicas: b.cfg.replicas, Build: filepath.Base(bin) + features.label,
+			Run: i + 1, ImportS: imported.Seconds()}
 		if b.cfg.replicas > 1 {
 			res.Proxy = b.cfg.proxy
 		}
 		for _, s := range svcs {
 			s.argv[0] = bin
 		}
-		err := b.fleetRun(ctx, svcs, &res)
+		err := b.fleetRun(ctx, svcs, features.authorization, &res)
 		if err != nil {
 			return results, err
 		}
@@ -194,13 +204,27 @@ func (b *bench) runFleetSize(ctx context.Context, n int) ([]fleetResult, error) 
 			b.logf("fleet %s N=%d %s: dropped in second %s of the run", res.Backend, n, res.Build, res.DroppedAt)
 		}
 	}
+	if b.cfg.kill9 && ctx.Err() == nil {
+		k, err := b.fleetKill9(ctx, svcs, features.authorization, n, len(results)+1)
+		if k != nil {
+			results[len(results)-1].Kill9 = k
+			b.logf("fleet %s N=%d %s: %s (%d servers), restart → ready %.0f ms",
+				b.cfg.fleetDB, n, filepath.Base(b.bin), k, k.Servers, k.RestartMS)
+		}
+		if err == nil && k.Lost > 0 {
+			err = fmt.Errorf("%s; e.g. %v", k, k.Examples)
+		}
+		if err != nil {
+			return results, fmt.Errorf("kill -9 run: %w", err)
+		}
+	}
 	return results, nil
 }
 
 // fleetRun starts the service processes on the seeded store, runs the
 // open loop against them (through the round-robin proxy when there are
 // several) and stops them.
-func (b *bench) fleetRun(ctx context.Context, svcs []*server, res *fleetResult) error {
+func (b *bench) fleetRun(ctx context.Context, svcs []*server, authorization string, res *fleetResult) error {
 	defer func() {
 		for _, s := range svcs {
 			s.stop()
@@ -216,7 +240,22 @@ func (b *bench) fleetRun(ctx context.Context, svcs []*server, res *fleetResult) 
 			res.ReadyRSSMiB = max(res.ReadyRSSMiB, rss)
 		}
 	}
-	base := svcs[0].base()
+	t, stopProxy, err := b.fleetTarget(svcs, res.N, authorization)
+	if err != nil {
+		return err
+	}
+	defer stopProxy()
+	if err := b.openLoop(ctx, t, svcs, res); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// fleetTarget is where the fleet's reports and reads go: the one service,
+// or with several the round-robin balancer in front of them; stop stops
+// the balancer when there is one. Every request carries authorization.
+func (b *bench) fleetTarget(svcs []*server, n int, authorization string) (t *target, stop func(), err error) {
+	base, stop := svcs[0].base(), func() {}
 	var dial dialFunc
 	switch {
 	case len(svcs) > 1 && b.cfg.proxy == proxyDial:
@@ -228,23 +267,19 @@ func (b *bench) fleetRun(ctx context.Context, svcs []*server, res *fleetResult) 
 	case len(svcs) > 1:
 		stopProxy, addr, err := startProxy(svcs, b.cfg.proxy, b.cfg.inflight)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer stopProxy()
-		base = "http://" + addr
+		base, stop = "http://"+addr, stopProxy
 	}
-	t := newTarget(base, fleetClient(b.cfg, dial), res.N)
-	t.dial = dial
-	if err := b.openLoop(ctx, t, svcs, res); err != nil {
-		return err
-	}
-	return ctx.Err()
+	t = newTarget(base, fleetClient(b.cfg, dial), n)
+	t.dial, t.authorization = dial, authorization
+	return t, stop, nil
 }
 
 // fleetServers prepares the service processes of one run: one for SQLite,
 // -replicas on one PostgreSQL database. With -cpuprofile each serves its
 // profiles and logs every GC (GODEBUG=gctrace=1, into its log).
-func (b *bench) fleetServers(dir, doc, dbURL string) ([]*server, error) {
+func (b *bench) fleetServers(dir, doc, dbURL string, extra []string) ([]*server, error) {
 	var svcs []*server
 	for i := range b.cfg.replicas {
 		addr, err := freeAddr()
@@ -259,6 +294,7 @@ func (b *bench) fleetServers(dir, doc, dbURL string) ([]*server, error) {
 		if dbURL != "" {
 			argv = append(argv, "--database-url", dbURL)
 		}
+		argv = append(argv, extra...)
 		s := newServer(fmt.Sprintf("%s service %d", b.cfg.fleetDB, i), argv, addr, filepath.Join(dir, fmt.Sprintf("service-%d.log", i)))
 		if b.cfg.profileDir != "" {
 			debug, err := freeAddr()
@@ -272,6 +308,50 @@ func (b *bench) fleetServers(dir, doc, dbURL string) ([]*server, error) {
 		svcs = append(svcs, s)
 	}
 	return svcs, nil
+}
+
+// fleetFeatures is what -tokens and -webhook on add to every service
+// process of a fleet size: a tokens file, with the header the reports and
+// reads then send, and a webhook to a loopback receiver for every
+// transition.
+type fleetFeatures struct {
+	args          []string
+	authorization string
+	label         string // added to the build's name in the results
+	rcv           *receiver
+}
+
+func (b *bench) fleetFeatures(dir string) (*fleetFeatures, error) {
+	f := &fleetFeatures{}
+	if b.cfg.tokens {
+		file := filepath.Join(dir, "tokens.yaml")
+		auth, err := writeBenchTokens(file)
+		if err != nil {
+			return nil, err
+		}
+		f.args, f.authorization, f.label = append(f.args, "--tokens-file", file), auth, f.label+"+tokens"
+	}
+	if b.cfg.webhook == "on" {
+		rcv, err := startReceiver()
+		if err != nil {
+			return nil, err
+		}
+		file := filepath.Join(dir, "webhooks.yaml")
+		if err := writeWebhooksFile(file, rcv); err != nil {
+			rcv.close()
+			return nil, err
+		}
+		f.args, f.rcv, f.label = append(f.args, "--webhooks-file", file), rcv, f.label+"+webhook"
+	}
+	return f, nil
+}
+
+// close stops the receiver and says how many deliveries it took.
+func (f *fleetFeatures) close(b *bench, n int) {
+	if f.rcv != nil {
+		b.logf("fleet %s N=%d: the receiver took %d deliveries", b.cfg.fleetDB, n, f.rcv.got.Load())
+		f.rcv.close()
+	}
 }
 
 // fleetClient keeps up to -inflight connections alive, one per request in

@@ -59,7 +59,7 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 	// After the readings above: a scrape, even cut short, costs the
 	// service CPU and memory that are not the fleet's.
 	// Each replica's own numbers: a client that dials where it is asked.
-	b.commitStats(ctx, fleetClient(b.cfg, nil), svcs, res)
+	b.commitStats(ctx, fleetClient(b.cfg, nil), t.authorization, svcs, res)
 
 	res.Due, res.Sent, res.OK = int64(p.total), tl.sent, tl.ok
 	res.Dropped, res.Errors, res.FirstErr = tl.dropped, tl.errors, tl.firstErr
@@ -115,10 +115,10 @@ func (b *bench) startProfiles(svcs []*server, res *fleetResult) (wait func()) {
 
 // commitStats fills in the commits and writes per commit of the run, from
 // each replica itself, not through the proxy.
-func (b *bench) commitStats(ctx context.Context, client *http.Client, svcs []*server, res *fleetResult) {
+func (b *bench) commitStats(ctx context.Context, client *http.Client, authorization string, svcs []*server, res *fleetResult) {
 	var commits, writes float64
 	for _, s := range svcs {
-		n, sum, err := batchStats(ctx, client, s.base())
+		n, sum, err := batchStats(ctx, client, authorization, s.base())
 		if err != nil {
 			b.logf("reading the batch sizes from %s /metrics: %v", s.name, err)
 		}
@@ -132,10 +132,13 @@ func (b *bench) commitStats(ctx context.Context, client *http.Client, svcs []*se
 // batchStats reads how many write transactions the service committed and
 // how many writes they held, from the head of GET /metrics: the store's
 // families come before the per-server ones, which it does not read.
-func batchStats(ctx context.Context, client *http.Client, base string) (count, sum float64, err error) {
+func batchStats(ctx context.Context, client *http.Client, authorization, base string) (count, sum float64, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return 0, 0, err
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -11,6 +11,7 @@
 //	go run ./bench/load -n 1000 -duration 2s -kill9   # also check durability
 //	go run ./bench/load -n 10000 -workloads pipeline -tokens  # with bearer tokens
 //	go run ./bench/load -fleet 200000,400000 -duration 60s  # the open-loop fleet (fleet.go)
+//	go run ./bench/load -fleet 400000 -kill9  # then a run killed halfway (fleetkill9.go)
 //	go run ./bench/load -n 10000 -workloads pipeline,cron -webhook both  # notifications' cost
 //
 // For each backend (SQLite; PostgreSQL when reachable) and each size N it
@@ -122,13 +123,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.pgURL, "pg-url", defaultPGURL, `PostgreSQL server to also benchmark ("" to skip)`)
 	fs.StringVar(&c.pgDB, "pg-db", "gitops_bench", "database on the -pg-url server to use; dropped and created again (with psql) before each size")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
-	fs.BoolVar(&c.kill9, "kill9", false, "kill -9 the service during writes and check no acknowledged write is lost")
+	fs.BoolVar(&c.kill9, "kill9", false, "kill -9 the service during writes and check no acknowledged write is lost (with -fleet: one more run per size, killed halfway)")
 	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile and a 1 s execution trace of the service during each workload to this directory (backend-N-workload.pprof, .trace)")
 	fs.BoolVar(&c.noSQLite, "no-sqlite", false, "skip the SQLite backend (measure PostgreSQL only)")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", time.Minute, "how long a server may take to answer 200 on /ready")
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "most requests one worker sends in one workload run")
-	fs.BoolVar(&c.tokens, "tokens", false, "run the service with a tokens file of 20 tokens (one with the read scope, so reads need one too) and send a token with every request, to the ceiling as well")
+	fs.BoolVar(&c.tokens, "tokens", false, "run the service with a tokens file of 20 tokens (one with the read scope, so reads need one too) and send a token with every request, to the ceiling as well (with -fleet: every report and read)")
 	fleet := fs.String("fleet", "", "run the open-loop fleet benchmark instead, at these comma-separated fleet sizes (e.g. 200000,400000): every server reports once a minute (-duration defaults to 60s)")
 	fs.StringVar(&c.fleetDB, "backend", "sqlite", "-fleet: the store, sqlite or postgres (at -pg-url, database -pg-db)")
 	fs.IntVar(&c.replicas, "replicas", 1, "-fleet: service processes sharing the PostgreSQL database behind one round-robin address")
@@ -137,7 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.inflight, "inflight", 512, "-fleet: most requests in flight at once; a report due beyond it is dropped")
 	fs.StringVar(&c.alt, "alt", "", "-fleet: a second service binary to compare, run alternately with the first on the same seeded store")
 	fs.IntVar(&c.rounds, "rounds", 1, "-fleet: how many times each build runs on each size's store")
-	fs.StringVar(&c.webhook, "webhook", "off", "on: run the service with --webhooks-file sending every transition to a loopback receiver; both: run each backend without, with, with and without it (names get +webhook, -r1, -r2)")
+	fs.StringVar(&c.webhook, "webhook", "off", "on: run the service with --webhooks-file sending every transition to a loopback receiver (with -fleet too); both: run each backend without, with, with and without it (names get +webhook, -r1, -r2)")
 	fs.BoolVar(&c.heads, "heads", false, "after seeding, set the head of every seeded repo's branch (POST /desired) to a commit no server runs, so every record is behind and reads compute it (needs a service that has POST /desired)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
