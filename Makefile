@@ -45,8 +45,8 @@ bench-load: ## the load benchmark at 1,000 / 10,000 / 100,000 servers (SQLite, a
 	$(GO) run ./bench/load -n 1000,10000,100000 -duration 10s
 
 FLEET ?= 200000,400000
-bench-fleet: ## the open-loop fleet benchmark: FLEET servers each reporting once a minute for 60 s, with a dashboard reading (SQLite; add ARGS='-backend postgres -replicas 2')
-	$(GO) run ./bench/load -fleet $(FLEET) -duration 60s $(ARGS)
+bench-fleet: ## the open-loop fleet benchmark: FLEET servers each reporting once a minute for 60 s, with a dashboard reading, then a run killed with kill -9 halfway (SQLite; add ARGS='-backend postgres -replicas 2', '-tokens -webhook on')
+	$(GO) run ./bench/load -fleet $(FLEET) -duration 60s -rounds 2 -kill9 $(ARGS)
 
 FUZZTIME ?= 30s
 fuzz: ## every fuzz target of every package, FUZZTIME each
