@@ -55,9 +55,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, vers
 		}
 	}
 
-	if cfg.DatabaseURL == "" {
-		tuneGC(logger)
-	}
+	tuneGC(logger)
 	m := metrics.New(metrics.Options{Version: version, Logger: logger})
 	raw, err := openServeStore(ctx, cfg.storeConfig, m.ObserveBatch)
 	if err != nil {
@@ -197,14 +195,14 @@ func warnSettings(ctx context.Context, store gitops.Store, logger *slog.Logger) 
 	}
 }
 
-// defaultGCPercent is the GOGC serve runs with on SQLite unless GOGC or
-// GOMEMLIMIT is set. There most of the heap is long-lived (the store's
-// index of encoded records), so Go's default of 100 would let the process
-// grow to twice that before collecting; 50 keeps RSS near 1.5× the live
-// data for a few percent more GC work. On PostgreSQL the default stays: a
-// replica holds the same encoded copy of every record, but there a large
-// fleet runs out of CPU, shared with the database, before memory
-// (docs/performance.md), so fewer collections are worth the memory.
+// defaultGCPercent is the GOGC serve runs with unless GOGC or GOMEMLIMIT
+// is set. Most of the heap is long-lived (the store's index of encoded
+// records, on either backend), so Go's default of 100 would let the
+// process grow to twice that before collecting; 50 keeps RSS near 1.5× the
+// live data. Since the index lives in chunks the collector does not walk,
+// the extra collections cost no measurable CPU: PostgreSQL replicas at
+// 300,000 servers went from 947–962 to 766–781 MiB at the same CPU per
+// report (docs/performance.md).
 const defaultGCPercent = 50
 
 func tuneGC(logger *slog.Logger) {
