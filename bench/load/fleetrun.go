@@ -83,9 +83,9 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 
 // startProfiles starts fetching, with -cpuprofile, a CPU profile of the
 // whole run from every service process and two seconds of execution trace
-// from its middle, once the fleet's backlog (if any) has built up. The
-// function it returns waits for them, then saves each process's heap
-// profile and its log (with GODEBUG=gctrace=1's lines).
+// from its middle, once the fleet's backlog (if any) has built up, or from
+// -trace-at. The function it returns waits for them, then saves each
+// process's heap profile and its log (with GODEBUG=gctrace=1's lines).
 func (b *bench) startProfiles(svcs []*server, res *fleetResult) (wait func()) {
 	var waits []func()
 	names := make([]string, len(svcs))
@@ -96,8 +96,12 @@ func (b *bench) startProfiles(svcs []*server, res *fleetResult) (wait func()) {
 		}
 		secs := max(1, int(b.cfg.duration.Seconds()))
 		waits = append(waits, b.profile(s.debugAddr, fmt.Sprintf("profile?seconds=%d", secs), names[i]+".pprof"))
+		traceAt := b.cfg.traceAt
+		if traceAt < 0 {
+			traceAt = b.cfg.duration / 2
+		}
 		traced := make(chan func(), 1)
-		time.AfterFunc(b.cfg.duration/2, func() { traced <- b.profile(s.debugAddr, "trace?seconds=2", names[i]+".trace") })
+		time.AfterFunc(traceAt, func() { traced <- b.profile(s.debugAddr, "trace?seconds=2", names[i]+".trace") })
 		waits = append(waits, func() { (<-traced)() })
 	}
 	return func() {

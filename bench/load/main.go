@@ -83,6 +83,7 @@ type config struct {
 	pgDB         string
 	jsonOut      string
 	kill9        bool
+	traceAt      time.Duration // -trace-at; negative: halfway through the run
 	noSQLite     bool
 	profileDir   string
 	readyTimeout time.Duration
@@ -125,6 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&c.kill9, "kill9", false, "kill -9 the service during writes and check no acknowledged write is lost (with -fleet: one more run per size, killed halfway)")
 	fs.StringVar(&c.profileDir, "cpuprofile", "", "write a CPU profile and a 1 s execution trace of the service during each workload to this directory (backend-N-workload.pprof, .trace)")
+	fs.DurationVar(&c.traceAt, "trace-at", -1, "-fleet with -cpuprofile: when in each run the 2 s execution trace starts (default: halfway)")
 	fs.BoolVar(&c.noSQLite, "no-sqlite", false, "skip the SQLite backend (measure PostgreSQL only)")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", time.Minute, "how long a server may take to answer 200 on /ready")
 	fs.DurationVar(&c.reqTimeout, "timeout", time.Minute, "timeout of one request")
