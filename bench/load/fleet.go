@@ -209,7 +209,7 @@ func (b *bench) runFleetSize(ctx context.Context, n int) ([]fleetResult, error) 
 		if k != nil {
 			results[len(results)-1].Kill9 = k
 			b.logf("fleet %s N=%d %s: %s (%d servers), restart → ready %.0f ms",
-				b.cfg.fleetDB, n, filepath.Base(b.bin), k, k.Servers, k.RestartMS)
+				b.cfg.fleetDB, n, filepath.Base(b.bin)+features.label, k, k.Servers, k.RestartMS)
 		}
 		if err == nil && k.Lost > 0 {
 			err = fmt.Errorf("%s; e.g. %v", k, k.Examples)
