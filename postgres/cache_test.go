@@ -571,3 +571,28 @@ func TestCacheOwnWritesBeyondTheBound(t *testing.T) {
 		t.Errorf("A's refresh read %d rows back, want %d", got, want)
 	}
 }
+
+// TestFollowRefreshesWithoutReads: a replica that follows brings its cache
+// up to date with another replica's writes without being read, so that no
+// later read (or stale sweep) pays for all of them at once.
+func TestFollowRefreshesWithoutReads(t *testing.T) {
+	t.Parallel()
+	_, a, b := replicas(t, gitops.StoreOptions{})
+	encodedList(t, b, gitops.Filter{}) // load B's cache
+	b.Follow(20 * time.Millisecond)
+	before := postgres.RefreshedRows(b)
+	const writes = 5
+	for i := range writes {
+		mustApply(t, a, pipeline("followed", fmt.Sprintf("h%d", i), "sha"))
+	}
+	for deadline := time.Now().Add(10 * time.Second); postgres.RefreshedRows(b)-before < writes; {
+		if time.Now().After(deadline) {
+			t.Fatalf("B read %d of A's %d writes back without being read, want all", postgres.RefreshedRows(b)-before, writes)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	checkEncodedMatches(t, "B after following A", b)
+	if err := b.Close(); err != nil { // stops the follower first
+		t.Fatal(err)
+	}
+}

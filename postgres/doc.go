@@ -56,6 +56,9 @@
 // otherwise keeps them (up to 20,000 rows) for the next refresh, which
 // leaves their numbers out of the change log it reads and takes them from
 // there: a replica reads back the other replicas' writes, not its own.
+// serve also has each replica refresh by itself every second (Follow), so
+// a replica that few reads reach never has a long backlog of the others'
+// writes to apply at once.
 //
 // Costs and limits: each replica holds every server's encoded record in
 // memory, about 1 KiB of live heap per server (some 100 MiB at 100,000),

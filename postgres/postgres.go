@@ -59,6 +59,10 @@ type Store struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+	// following is set once Follow started its goroutine, which stops
+	// when followStop is closed and then closes followDone.
+	following              atomic.Bool
+	followStop, followDone chan struct{}
 
 	cache *cache
 	// headsOK says index.DecodeHead reads this build's heads back
@@ -105,7 +109,8 @@ func Open(ctx context.Context, url string, opts gitops.StoreOptions) (*Store, er
 		return nil, dbError("applying migrations", pw, err)
 	}
 	s := &Store{pool: pool, now: opts.Clock(), staleAfter: opts.StaleAfter, observeBatch: opts.BatchObserver(), password: pw, headsOK: index.HeadRoundTrips(),
-		reqs: make(chan *applyReq, writers*maxBatch), cache: newCache()}
+		reqs: make(chan *applyReq, writers*maxBatch), cache: newCache(),
+		followStop: make(chan struct{}), followDone: make(chan struct{})}
 	s.writersDone.Add(writers)
 	for range writers {
 		go s.writer()
@@ -171,6 +176,10 @@ func poolConfig(rawURL string) (*pgxpool.Config, error) {
 // called after Close returns EUNAVAILABLE.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.followStop)
+		if s.following.Load() {
+			<-s.followDone
+		}
 		s.mu.Lock()
 		s.closed.Store(true)
 		close(s.reqs)

@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
+	"github.com/gitops-status/gitops-status/postgres"
 	"github.com/gitops-status/gitops-status/sqlite"
 )
 
@@ -20,8 +22,17 @@ func openStore(ctx context.Context, c storeConfig) (gitops.Store, error) {
 // openServeStore is openStore for serve, whose store reports the size of
 // each committed write transaction to observeBatch (for /metrics).
 func openServeStore(ctx context.Context, c storeConfig, observeBatch func(int)) (gitops.Store, error) {
-	return open(ctx, c, false, observeBatch)
+	st, err := open(ctx, c, false, observeBatch)
+	if ps, ok := st.(*postgres.Store); ok {
+		ps.Follow(followEvery)
+	}
+	return st, err
 }
+
+// followEvery is how often a serving PostgreSQL replica brings its cache up
+// to date with the other replicas' writes when no read has (see
+// postgres.Store.Follow).
+const followEvery = time.Second
 
 // openStoreForReading is openStore for commands that only read, such as
 // export: on SQLite it works beside a running server, which holds the
