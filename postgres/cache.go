@@ -35,9 +35,9 @@ import (
 // acknowledged), so it waits for the next, which starts when the running
 // one ends and serves every read that arrived meanwhile: under load, one
 // query answers many reads. When nothing changed, a refresh returns only
-// the counter row. A serving replica also refreshes by itself every second
-// (Follow), so the writes of the others reach its cache a second's worth at
-// a time whether or not it is read.
+// the counter row. A serving replica also refreshes by itself several times
+// a second (Follow), so the writes of the others reach its cache a little
+// at a time whether or not it is read.
 
 // bumpCounter takes the next change number; the row stays locked until the
 // transaction ends. It also keeps the number in a transaction-local

@@ -56,7 +56,7 @@
 // otherwise keeps them (up to 20,000 rows) for the next refresh, which
 // leaves their numbers out of the change log it reads and takes them from
 // there: a replica reads back the other replicas' writes, not its own.
-// serve also has each replica refresh by itself every second (Follow), so
+// serve also has each replica refresh by itself every 200 ms (Follow), so
 // a replica that few reads reach never has a long backlog of the others'
 // writes to apply at once.
 //
