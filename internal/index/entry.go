@@ -95,24 +95,31 @@ func (e *Entry) attrs() *attrs {
 	if e.attrID != inlineAttrs {
 		return sharedAttrs(e.attrID)
 	}
+	s := e.inline()
+	return &attrs{group: s[0], serverType: s[1], environment: s[2], repoName: s[3], branch: s[4],
+		status: gitops.Status(s[5]), validation: gitops.ValidationStatus(s[6])}
+}
+
+// group is the server's group, found without building its attrs: keys
+// are compared in every sort and search.
+func (e *Entry) group() string {
+	if e.attrID != inlineAttrs {
+		return sharedAttrs(e.attrID).group
+	}
+	return e.inline()[0]
+}
+
+// inline reads the attrs an entry keeps after its host, as NewEntry wrote
+// them: seven lengths, then the seven strings, in attrs' field order.
+func (e *Entry) inline() (s [7]string) {
 	b := e.bytes(entrySize+e.hostLen, e.attrLen)
-	var s [7]string
 	at := uint32(len(s) * 4)
 	for i := range s {
 		n := *(*uint32)(unsafe.Pointer(&b[i*4]))
 		s[i] = unsafe.String(unsafe.SliceData(b[at:]), n)
 		at += n
 	}
-	return &attrs{group: s[0], serverType: s[1], environment: s[2], repoName: s[3], branch: s[4],
-		status: gitops.Status(s[5]), validation: gitops.ValidationStatus(s[6])}
-}
-
-// group is the server's group, found without building its attrs.
-func (e *Entry) group() string {
-	if e.attrID != inlineAttrs {
-		return sharedAttrs(e.attrID).group
-	}
-	return e.attrs().group
+	return s
 }
 
 // globalThreshold is an entry's staleAfter when the global threshold
