@@ -17,7 +17,7 @@ import (
 type fleetAck struct {
 	sha    string    // a deployment's commit; "" for a drift check
 	status string    // a drift check's status
-	sent   time.Time // when a drift check was sent: the service stamps its check time later
+	sent   time.Time // when it was sent: the service stamps a drift check's time later
 }
 
 // fleetKill9 runs the fleet's schedule once more on the first build, kills
@@ -48,8 +48,7 @@ func (b *bench) fleetKill9(ctx context.Context, svcs []*server, authorization st
 	}
 	defer closeIdle()
 
-	p := newPlan(n, b.cfg.duration)
-	p.first = (run - 1) * p.total
+	p := newPlan(n, b.cfg.duration).forRun(run)
 	var (
 		mu    sync.Mutex
 		acks  = map[int]fleetAck{}
@@ -59,20 +58,12 @@ func (b *bench) fleetKill9(ctx context.Context, svcs []*server, authorization st
 	defer stopLoad()
 	d := &dispatcher{plan: p, cap: b.cfg.inflight, now: time.Now, sleep: sleepCtx,
 		send: func(ctx context.Context, k int) error {
-			i := p.server(k)
-			var a fleetAck
-			var err error
-			if p.pipeline(k) {
-				a.sha = shaFor(1, i, uint64(p.first+k))
-				err = post(ctx, "/status/pipeline", newPipelineBody(i, a.sha))
-			} else {
-				body := newCronBody(i, p.drifted(k))
-				a.status, a.sent = body.Status, time.Now()
-				err = post(ctx, "/status/cron", body)
-			}
+			path, body, a := p.report(k)
+			a.sent = time.Now()
+			err := post(ctx, path, body)
 			if err == nil {
 				mu.Lock()
-				acks[i] = a // a server reports once a minute: this is its last
+				acks[p.server(k)] = a // a server reports once a minute: this is its last
 				acked++
 				mu.Unlock()
 			}

@@ -21,15 +21,11 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 		return err
 	}
 	defer closeIdle()
-	p := newPlan(res.N, b.cfg.duration)
-	p.first = (res.Run - 1) * p.total
+	p := newPlan(res.N, b.cfg.duration).forRun(res.Run)
 	d := &dispatcher{plan: p, cap: b.cfg.inflight, now: time.Now, sleep: sleepCtx,
 		send: func(ctx context.Context, k int) error {
-			i := p.server(k)
-			if p.pipeline(k) {
-				return post(ctx, "/status/pipeline", newPipelineBody(i, shaFor(1, i, uint64(p.first+k))))
-			}
-			return post(ctx, "/status/cron", newCronBody(i, p.drifted(k)))
+			path, body, _ := p.report(k)
+			return post(ctx, path, body)
 		}}
 
 	rss := newRSSSampler(svcs)

@@ -97,6 +97,27 @@ func (p plan) pipeline(k int) bool { return p.dice(k)%5 == 0 }
 // server's status and most repeat it, as in a real fleet.
 func (p plan) drifted(k int) bool { return p.dice(k)/5%10 == 0 }
 
+// forRun is p as run number run (from 1) on one store sends it, continuing
+// the fleet's schedule where the run before ended.
+func (p plan) forRun(run int) plan {
+	p.first = (run - 1) * p.total
+	return p
+}
+
+// report is request k: where it is sent, its body, and what its server's
+// record shows once it is stored (a drift check's send time is the
+// sender's to fill in).
+func (p plan) report(k int) (path string, body any, shows fleetAck) {
+	i := p.server(k)
+	if p.pipeline(k) {
+		shows.sha = shaFor(1, i, uint64(p.first+k))
+		return "/status/pipeline", newPipelineBody(i, shows.sha), shows
+	}
+	cron := newCronBody(i, p.drifted(k))
+	shows.status = cron.Status
+	return "/status/cron", cron, shows
+}
+
 // tally is what the open loop counted. Latency runs from each request's
 // scheduled time, not from when it was sent, so a server that falls behind
 // is charged for the whole wait (no coordinated omission).

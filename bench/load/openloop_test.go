@@ -95,9 +95,8 @@ func TestPlanMix(t *testing.T) {
 // minute's, not a repeat of the run before.
 func TestPlanRunsContinueTheSchedule(t *testing.T) {
 	const n = 10_000
-	one := newPlan(n, reportEvery)
-	two := newPlan(n, reportEvery)
-	two.first = one.total
+	one := newPlan(n, reportEvery).forRun(1)
+	two := newPlan(n, reportEvery).forRun(2)
 	seen := make([]bool, n)
 	same, drifted := 0, 0
 	for k := range two.total {
@@ -118,6 +117,30 @@ func TestPlanRunsContinueTheSchedule(t *testing.T) {
 	}
 	if drifted == 0 || same*3 > drifted {
 		t.Errorf("%d of the %d servers drifted in the first run drift in the second too", same, drifted)
+	}
+	// Every deployment of the second run brings a commit the first did
+	// not, and what a report shows is what its body says.
+	commits := map[string]bool{}
+	for k := range one.total {
+		if _, body, shows := one.report(k); shows.sha != "" {
+			commits[shows.sha] = true
+			if b := body.(pipelineBody); b.CommitSHA != shows.sha {
+				t.Fatalf("request %d sends commit %s, shows %s", k, b.CommitSHA, shows.sha)
+			}
+		}
+	}
+	for k := range two.total {
+		path, body, shows := two.report(k)
+		switch b := body.(type) {
+		case pipelineBody:
+			if path != "/status/pipeline" || commits[b.CommitSHA] {
+				t.Fatalf("second run's request %d: %s with commit %s, which the first run deployed already or to the wrong path", k, path, b.CommitSHA)
+			}
+		case cronBody:
+			if path != "/status/cron" || shows.status != b.Status {
+				t.Fatalf("second run's request %d: %s shows status %q, sends %q", k, path, shows.status, b.Status)
+			}
+		}
 	}
 }
 
