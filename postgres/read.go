@@ -50,15 +50,7 @@ const legacyLatest = `(SELECT ` + serverColumns + `, 1 AS pri FROM servers WHERE
 // key), with Stale filled in. Returns ENOTFOUND when there is neither,
 // EUNAVAILABLE, EINTERNAL.
 func (s *Store) LegacyLatest(ctx context.Context) (gitops.Server, error) {
-	var sv gitops.Server
-	err := s.read(ctx, "reading the legacy server", func(ctx context.Context) error {
-		var pri int32
-		err := scanServer(s.pool.QueryRow(ctx, legacyLatest), &sv, &pri)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return gitops.Errorf(gitops.ENOTFOUND, "no server was written through the legacy API or imported")
-		}
-		return err
-	})
+	sv, err := s.legacyLatest(ctx)
 	if err != nil {
 		return gitops.Server{}, err
 	}
@@ -69,6 +61,43 @@ func (s *Store) LegacyLatest(ctx context.Context) (gitops.Server, error) {
 	}
 	heads.FillDesired(&sv)
 	return sv, nil
+}
+
+// legacyLatest finds LegacyLatest's server in the cache, brought up to
+// date, where this build reads its heads back. The query finds the legacy
+// one through an index, but the imported one only by reading every
+// imported row, and rows stay imported until a legacy write: at 400,000
+// that was ~0.45 s a request, for as long as no legacy client wrote.
+func (s *Store) legacyLatest(ctx context.Context) (gitops.Server, error) {
+	if s.closed.Load() {
+		return gitops.Server{}, errClosed()
+	}
+	if s.headsOK {
+		if err := s.sync(ctx); err != nil {
+			return gitops.Server{}, err
+		}
+		e := s.cache.idx.LegacyLatest()
+		if e == nil {
+			return gitops.Server{}, errNoLegacy()
+		}
+		if sv, err := e.Decode(); err == nil {
+			return sv, nil
+		}
+	}
+	var sv gitops.Server
+	err := s.read(ctx, "reading the legacy server", func(ctx context.Context) error {
+		var pri int32
+		err := scanServer(s.pool.QueryRow(ctx, legacyLatest), &sv, &pri)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoLegacy()
+		}
+		return err
+	})
+	return sv, err
+}
+
+func errNoLegacy() error {
+	return gitops.Errorf(gitops.ENOTFOUND, "no server was written through the legacy API or imported")
 }
 
 // where builds a SQL condition from AND-ed clauses with numbered

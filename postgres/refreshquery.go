@@ -4,8 +4,8 @@ import "strings"
 
 // cachedColumn is one column of serverColumns as the refresh reads it.
 // keep columns are read for every row (the index filters on them, the
-// per-server metrics read them, a record's head is found by them, or they
-// are not in the head); the others only for rows without a head, which
+// per-server metrics read them, LegacyLatest orders by them, a record's
+// head is found by them, or they are not in the head); the others only for rows without a head, which
 // are encoded from their columns, and are empty otherwise, as they are in
 // the placeholder rows of the counter and of deletions.
 type cachedColumn struct {
@@ -22,7 +22,7 @@ var cachedColumns = []cachedColumn{
 	{"validation_status", true, "''"},
 	{"validation_message", false, "''"}, {"commit_sha", true, "''"}, {"branch", true, "''"}, {"updated_by", false, "''"},
 	{"last_pipeline_run", true, "NULL::timestamptz"}, {"last_cron_check", true, "NULL::timestamptz"},
-	{`"timestamp"`, false, "NULL::timestamptz"}, {"status_since", true, "NULL::timestamptz"},
+	{`"timestamp"`, true, "NULL::timestamptz"}, {"status_since", true, "NULL::timestamptz"},
 	{"last_source", false, "''"}, {"labels", false, "'{}'::jsonb"},
 	{"pipeline_status", false, "''"}, {"drift_status", false, "''"},
 	{"stale_after", true, "''"},

@@ -226,3 +226,43 @@ func reopenMatching(t *testing.T, path string) (*Store, []gitops.Server) {
 	}
 	return s, list
 }
+
+// TestLegacyLatestAfterReopen imports servers whose newest timestamp is
+// neither the first key's nor alone, reopens the store, and checks that
+// the index (loaded from the heads) answers LegacyLatest as the SQL does.
+func TestLegacyLatestAfterReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status.db")
+	ctx := context.Background()
+	s, err := Open(path, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	servers := []gitops.Server{
+		{ServerGroup: "g", Host: "a", Timestamp: at.Add(-time.Hour)},
+		{ServerGroup: "g", Host: "b"},
+		{ServerGroup: "g", Host: "c", Timestamp: at},
+		{ServerGroup: "g", Host: "d", Timestamp: at},
+	}
+	for i := range servers {
+		servers[i].Status, servers[i].ValidationStatus, servers[i].Imported = gitops.StatusSynced, gitops.ValidationUnknown, true
+	}
+	if _, err := s.Import(ctx, servers, gitops.ImportReplace); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want, _, err := s.legacyLatestSQL(ctx)
+	if err != nil || want.Host != "c" {
+		t.Fatalf("LegacyLatest in SQL = %s, %v; want g/c", want.Key(), err)
+	}
+	if got, err := s.LegacyLatest(ctx); err != nil || got.Key() != want.Key() {
+		t.Errorf("LegacyLatest from the reopened index = %s, %v; want %s", got.Key(), err, want.Key())
+	}
+}

@@ -140,6 +140,41 @@ func (s *Store) LegacyLatest(ctx context.Context) (gitops.Server, error) {
 	if s.closed.Load() {
 		return gitops.Server{}, errClosed()
 	}
+	sv, found, err := s.legacyLatest(ctx)
+	if err != nil {
+		return gitops.Server{}, err
+	}
+	if !found {
+		return gitops.Server{}, gitops.Errorf(gitops.ENOTFOUND, "no server was written through the legacy API or imported")
+	}
+	sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
+	heads, err := s.currentHeads(ctx)
+	if err != nil {
+		return gitops.Server{}, err
+	}
+	heads.FillDesired(&sv)
+	return sv, nil
+}
+
+// legacyLatest finds LegacyLatest's server in the index where one is kept.
+// SQL finds the legacy one through an index too, but the imported one
+// only by reading every imported row, and imported rows stay imported
+// until a legacy write: at 400,000 that was 0.6 s a request, for as long
+// as no legacy client wrote.
+func (s *Store) legacyLatest(ctx context.Context) (gitops.Server, bool, error) {
+	if s.idx != nil && s.headsOK {
+		e := s.idx.LegacyLatest()
+		if e == nil {
+			return gitops.Server{}, false, nil
+		}
+		if sv, err := e.Decode(); err == nil {
+			return sv, true, nil
+		}
+	}
+	return s.legacyLatestSQL(ctx)
+}
+
+func (s *Store) legacyLatestSQL(ctx context.Context) (gitops.Server, bool, error) {
 	for _, st := range []*sql.Stmt{s.legacyWS, s.legacyIS} {
 		var sv gitops.Server
 		err := scanServer(st.QueryRowContext(ctx), &sv)
@@ -147,17 +182,11 @@ func (s *Store) LegacyLatest(ctx context.Context) (gitops.Server, error) {
 			continue
 		}
 		if err != nil {
-			return gitops.Server{}, s.readError("reading the legacy server", err)
+			return gitops.Server{}, false, s.readError("reading the legacy server", err)
 		}
-		sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
-		heads, err := s.currentHeads(ctx)
-		if err != nil {
-			return gitops.Server{}, err
-		}
-		heads.FillDesired(&sv)
-		return sv, nil
+		return sv, true, nil
 	}
-	return gitops.Server{}, gitops.Errorf(gitops.ENOTFOUND, "no server was written through the legacy API or imported")
+	return gitops.Server{}, false, nil
 }
 
 // where builds a SQL condition from AND-ed clauses.

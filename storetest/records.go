@@ -143,6 +143,19 @@ func (h *harness) testLegacyLatest(t *testing.T) {
 		}
 		wantLatest("after deleting "+step.del.String(), step.want)
 	}
+
+	// Equal timestamps go to the first key; an imported server without a
+	// timestamp comes after every one with one, and is found when alone.
+	undated := importedServer("tie", "0", T0)
+	undated.Timestamp = time.Time{}
+	e.importServers([]gitops.Server{importedServer("tie", "b", T0), undated, importedServer("tie", "a", T0)}, gitops.ImportReplace)
+	wantLatest("of imported servers with one timestamp", "tie/a")
+	for _, h := range []string{"a", "b"} {
+		if err := e.s.Delete(e.ctx, gitops.Key{ServerGroup: "tie", Host: h}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantLatest("of an imported server without a timestamp", "tie/0")
 }
 
 func (h *harness) testImport(t *testing.T) {

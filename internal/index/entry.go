@@ -51,6 +51,9 @@ type Entry struct {
 	// fields that are not in the head, kept so that the writer can
 	// rebuild the whole record from an entry (Decode).
 	legacyWrittenAt int64
+	// timestamp, in unix microseconds, orders the imported servers for
+	// LegacyLatest without decoding a head.
+	timestamp int64
 	// RowID is where a store that has one (SQLite's rowid) keeps the
 	// record, 0 when unknown: the writer updates the row by it instead of
 	// searching the key's index, a page read per write at a large fleet.
@@ -326,6 +329,7 @@ func (in *Interner) NewEntry(sv *gitops.Server, head []byte) *Entry {
 		ChangedFiles:    len(sv.ChangedFiles),
 		Imported:        sv.Imported,
 		legacyWrittenAt: micros(sv.LegacyWrittenAt),
+		timestamp:       micros(sv.Timestamp),
 		hostLen:         hostLen,
 		attrLen:         attrLen,
 		headLen:         headLen,

@@ -182,7 +182,7 @@ func EntryFromHead(in *Interner, head []byte, imported bool, legacyWrittenAt tim
 	}
 	sv := gitops.Server{Imported: imported, LegacyWrittenAt: legacyWrittenAt}
 	files := 0
-	const need = 1<<14 - 1
+	const need = 1<<15 - 1
 	var seen uint32
 	for i := 0; ; i++ {
 		if i > 0 && !d.eat(',') {
@@ -236,6 +236,9 @@ func EntryFromHead(in *Interner, head []byte, imported bool, legacyWrittenAt tim
 		case "commit_sha":
 			bit = 1 << 13
 			sv.CommitSHA, ok = d.str()
+		case "timestamp":
+			bit = 1 << 14
+			sv.Timestamp, ok = d.time()
 		default:
 			ok = d.skip()
 		}

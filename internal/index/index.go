@@ -303,6 +303,38 @@ func (x *Index) List(f gitops.Filter, now time.Time, global time.Duration, heads
 	return out, n
 }
 
+// LegacyLatest returns the entry GET /api/status shows when no server is
+// named (gitops.Store.LegacyLatest): the one written last through the
+// legacy API, else the imported one with the newest timestamp (unset
+// last), ties going to the first key; nil when there is neither. It reads
+// two fields of every entry and decodes none: at 400,000 servers the SQL
+// it replaces read and sorted every imported row, ~0.6 s a request.
+func (x *Index) LegacyLatest() *Entry {
+	bufp := scratch.Get().(*[]*Entry)
+	all := x.snapshot((*bufp)[:0], nil)
+	var legacy, imported *Entry
+	// all is in key order, so only a strictly newer entry replaces one.
+	for _, e := range all {
+		switch {
+		case e.legacyWrittenAt != noTime:
+			if legacy == nil || e.legacyWrittenAt > legacy.legacyWrittenAt {
+				legacy = e
+			}
+		case e.Imported && legacy == nil:
+			if imported == nil || e.timestamp > imported.timestamp {
+				imported = e
+			}
+		}
+	}
+	clear(all) // let replaced entries go
+	*bufp = all[:0]
+	scratch.Put(bufp)
+	if legacy != nil {
+		return legacy
+	}
+	return imported
+}
+
 // samples is a snapshot of the index's entries as gitops.Samples.
 type samples struct {
 	entries []*Entry
