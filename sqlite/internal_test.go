@@ -249,3 +249,38 @@ func TestStaleRowIDChangesNoOtherRow(t *testing.T) {
 		t.Errorf("%d rows, %v; want 2", n, err)
 	}
 }
+
+// TestHostLookupUsesAnIndex checks that List filtered by host alone (GET
+// /api/status?server=HOST) finds its rows through servers_host, not by
+// reading every server: the primary key leads with server_group.
+func TestHostLookupUsesAnIndex(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "status.db"), gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var w where
+	in(&w, "host", []string{"web-01"})
+	for _, q := range []string{
+		`SELECT count(*) FROM servers` + w.String(),
+		selectServer + w.String() + ` ORDER BY server_group, host`,
+	} {
+		rows, err := s.readDB.Query(`EXPLAIN QUERY PLAN `+q, w.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if !slices.ContainsFunc(plan, func(d string) bool { return strings.Contains(d, "INDEX servers_host") }) {
+			t.Errorf("%s\nplan %q, want a search of servers_host", q, plan)
+		}
+	}
+}
