@@ -265,6 +265,22 @@ type SampleReader interface {
 // a SampleReader (what they List).
 func SamplesOf(servers []Server) Samples { return serverSamples(servers) }
 
+// ReadSamples calls fn with every server s stores: from memory when s is a
+// SampleReader, else as List reads them, every record decoded. A reader of
+// the whole fleet that needs no more than a ServerSample should read it
+// here: at 400,000 servers a List costs seconds and ~600 MiB while it
+// lasts, the view milliseconds and 8 bytes a server.
+func ReadSamples(ctx context.Context, s Store, fn func(Samples) error) error {
+	if r, ok := s.(SampleReader); ok {
+		return r.ReadSamples(ctx, fn)
+	}
+	servers, _, err := s.List(ctx, Filter{})
+	if err != nil {
+		return err
+	}
+	return fn(SamplesOf(servers))
+}
+
 type serverSamples []Server
 
 func (v serverSamples) Len() int { return len(v) }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -199,6 +200,19 @@ func TestSummary(t *testing.T) {
 		"by_environment": {
 			"prod": {"synced": 3, "out_of_sync": 1, "failed": 0, "unknown": 0},
 			"dev": {"synced": 0, "out_of_sync": 0, "failed": 1, "unknown": 1}}}`)
+}
+
+// TestSummaryCountsBehind checks that /summary counts the servers whose
+// commit is not their branch's desired one, as /status marks them.
+func TestSummaryCountsBehind(t *testing.T) {
+	e := newEnv(t)
+	e.pipeline("g", "old", "synced", `"repo_name":"org/r"`, `"branch":"main"`, `"commit_sha":"aaaaaaa"`)
+	e.pipeline("g", "new", "synced", `"repo_name":"org/r"`, `"branch":"main"`, `"commit_sha":"bbbbbbb"`)
+	e.pipeline("g", "other", "synced", `"repo_name":"org/s"`, `"branch":"main"`, `"commit_sha":"aaaaaaa"`)
+	e.want(http.StatusOK, "POST", "/desired", `{"repo_name":"org/r","branch":"main","commit_sha":"bbbbbbb"}`)
+	if got := fmt.Sprint(object(t, e.want(http.StatusOK, "GET", "/summary", ""))["behind"]); got != "1" {
+		t.Errorf("summary behind = %v, want 1 (g/old)", got)
+	}
 }
 
 func TestIndexHealthReady(t *testing.T) {

@@ -26,15 +26,16 @@ func statusCounts() map[gitops.Status]int {
 	return m
 }
 
-func summarize(servers []gitops.Server) summary {
+func summarize(v gitops.Samples) summary {
 	sum := summary{
-		Total:         len(servers),
+		Total:         v.Len(),
 		ByStatus:      statusCounts(),
 		ByGroup:       map[string]map[gitops.Status]int{},
 		ByEnvironment: map[string]map[gitops.Status]int{},
 	}
-	for i := range servers {
-		srv := &servers[i]
+	var srv gitops.ServerSample
+	for i := range v.Len() {
+		v.At(i, &srv)
 		if srv.Stale {
 			sum.Stale++
 		}
@@ -59,12 +60,16 @@ func summarize(servers []gitops.Server) summary {
 }
 
 // handleSummary answers GET /summary: counts of every server by status,
-// by group and status, and by environment and status.
+// by group and status, and by environment and status. It reads the
+// store's in-memory view, not decoded records (gitops.ReadSamples).
 func (s *Server) handleSummary(w http.ResponseWriter, r *http.Request) {
-	servers, _, err := s.store.List(r.Context(), gitops.Filter{})
-	if err != nil {
+	var sum summary
+	if err := gitops.ReadSamples(r.Context(), s.store, func(v gitops.Samples) error {
+		sum = summarize(v)
+		return nil
+	}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeJSON(w, r, http.StatusOK, summarize(servers))
+	s.writeJSON(w, r, http.StatusOK, sum)
 }

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,9 +20,8 @@ var acceptedFormats = []expfmt.Format{expfmt.FmtOpenMetrics_1_0_0, expfmt.FmtOpe
 
 // handler serves GET /metrics.
 type handler struct {
-	m       *Metrics
-	store   gitops.Store
-	samples gitops.SampleReader // nil: List every server instead
+	m     *Metrics
+	store gitops.Store
 	// slots bounds the scrapes that run at once: each holds a copy of what
 	// the families need of every server (~130 bytes a server), and more
 	// scrapes than cores only share the same CPU. Others wait their turn.
@@ -90,7 +88,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		*bufp = x.buf[:0]
 		bufPool.Put(bufp)
 	}()
-	err = h.read(r.Context(), func(v gitops.Samples) error { return writeFleet(x, v) })
+	err = gitops.ReadSamples(r.Context(), h.store, func(v gitops.Samples) error { return writeFleet(x, v) })
 	if errors.Is(err, errWrite) {
 		return
 	}
@@ -104,16 +102,4 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c, ok := enc.(expfmt.Closer); ok {
 		_ = c.Close() // the OpenMetrics "# EOF" line
 	}
-}
-
-// read calls fn with every stored server.
-func (h *handler) read(ctx context.Context, fn func(gitops.Samples) error) error {
-	if h.samples != nil {
-		return h.samples.ReadSamples(ctx, fn)
-	}
-	servers, _, err := h.store.List(ctx, gitops.Filter{})
-	if err != nil {
-		return err
-	}
-	return fn(gitops.SamplesOf(servers))
 }

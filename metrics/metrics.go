@@ -186,7 +186,5 @@ func (m *Metrics) ObserveBatch(updates int) { m.batches.Observe(float64(updates)
 // answer moves the connection's write deadline that far ahead, so a large
 // fleet's scrape reaches a client that keeps reading.
 func (m *Metrics) Handler(store gitops.Store, writeTimeout time.Duration) http.Handler {
-	h := &handler{m: m, store: store, slots: make(chan struct{}, runtime.GOMAXPROCS(0)), writeTimeout: writeTimeout}
-	h.samples, _ = store.(gitops.SampleReader)
-	return h
+	return &handler{m: m, store: store, slots: make(chan struct{}, runtime.GOMAXPROCS(0)), writeTimeout: writeTimeout}
 }
