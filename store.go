@@ -222,8 +222,8 @@ type EncodedReader interface {
 	ListEncoded(ctx context.Context, f Filter) ([]EncodedServer, int, error)
 }
 
-// ServerSample is what the per-server metrics of SPEC §7 need of one
-// record. Unset times are zero.
+// ServerSample is what the per-server metrics of SPEC §7, /summary and the
+// status page's fleet view need of one record. Unset times are zero.
 type ServerSample struct {
 	ServerGroup      string
 	Host             string
@@ -231,6 +231,8 @@ type ServerSample struct {
 	Environment      string
 	Status           Status
 	ValidationStatus ValidationStatus
+	CommitSHA        string
+	Branch           string
 	ChangedFiles     int
 	LastPipelineRun  time.Time
 	LastCronCheck    time.Time
@@ -294,6 +296,8 @@ func (v serverSamples) At(i int, s *ServerSample) {
 		Environment:      sv.Environment,
 		Status:           sv.Status,
 		ValidationStatus: sv.ValidationStatus,
+		CommitSHA:        sv.CommitSHA,
+		Branch:           sv.Branch,
 		ChangedFiles:     len(sv.ChangedFiles),
 		LastPipelineRun:  sv.LastPipelineRun,
 		LastCronCheck:    sv.LastCronCheck,

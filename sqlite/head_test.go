@@ -215,7 +215,8 @@ func reopenMatching(t *testing.T, path string) (*Store, []gitops.Server) {
 			got.At(i, &g)
 			want.At(i, &w)
 			if !g.StatusSince.Equal(w.StatusSince) || !g.LastPipelineRun.Equal(w.LastPipelineRun) ||
-				!g.LastCronCheck.Equal(w.LastCronCheck) || g.Status != w.Status || g.ChangedFiles != w.ChangedFiles {
+				!g.LastCronCheck.Equal(w.LastCronCheck) || g.Status != w.Status || g.ChangedFiles != w.ChangedFiles ||
+				g.CommitSHA != w.CommitSHA || g.Branch != w.Branch {
 				t.Errorf("%s: sample %+v, want %+v", list[i].Key(), g, w)
 			}
 		}

@@ -24,8 +24,11 @@ func BenchmarkFleetPage(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			q, _ := parseFleetQuery(mustQuery(c.query), 15)
+			v, get := gitops.SamplesOf(servers), getterOf(servers)
 			for b.Loop() {
-				buildFleet(servers, q, t0)
+				if _, err := buildFleet(v, get, q, t0); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
@@ -35,7 +38,7 @@ func BenchmarkFleetPage(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			q, _ := parseFleetQuery(mustQuery(c.query), 15)
-			f := buildFleet(servers, q, t0)
+			f := buildOf(b, servers, q, t0)
 			p := u.newPage("Servers", t0, 15, f)
 			for b.Loop() {
 				if err := u.pages["fleet"].ExecuteTemplate(io.Discard, "layout", p); err != nil {

@@ -19,9 +19,11 @@ type column struct {
 	// Title explains the column on hover.
 	Title string
 	// Num aligns the column to the right.
-	Num     bool
-	compare func(a, b *gitops.Server) int
-	blank   func(s *gitops.Server) bool
+	Num bool
+	// key is what rows sort by: a string, or a number when str is "";
+	// ascending is the order of the keys.
+	key   func(s *gitops.ServerSample) (str string, num int64)
+	blank func(s *gitops.ServerSample) bool
 }
 
 // defaultSort is the column rows are sorted by when the URL names none: the
@@ -32,37 +34,39 @@ const defaultSort = "host"
 // Times are shown as how long ago, so ascending is the newest first.
 var columns = []column{
 	{Key: "host", Label: "Host", Title: "host, inside its server_group",
-		compare: func(a, b *gitops.Server) int { return strings.Compare(a.Host, b.Host) }},
+		key: func(s *gitops.ServerSample) (string, int64) { return s.Host, 0 }},
 	{Key: "status", Label: "Status", Title: "status: failed, out of sync, unknown, synced (worst first)",
-		compare: func(a, b *gitops.Server) int { return cmp.Compare(statusRank(a.Status), statusRank(b.Status)) }},
+		key: func(s *gitops.ServerSample) (string, int64) { return "", int64(statusRank(s.Status)) }},
 	{Key: "for", Label: "For", Title: "how long the server has had this status (status_since)",
-		compare: func(a, b *gitops.Server) int { return b.StatusSince.Compare(a.StatusSince) },
-		blank:   func(s *gitops.Server) bool { return s.StatusSince.IsZero() }},
+		key:   func(s *gitops.ServerSample) (string, int64) { return "", newestFirst(s.StatusSince) },
+		blank: func(s *gitops.ServerSample) bool { return s.StatusSince.IsZero() }},
 	{Key: "validation", Label: "Validation", Title: "validation_status of the last pipeline (its message on hover)",
-		compare: func(a, b *gitops.Server) int {
-			return cmp.Compare(validationRank(a.ValidationStatus), validationRank(b.ValidationStatus))
-		}},
+		key: func(s *gitops.ServerSample) (string, int64) { return "", int64(validationRank(s.ValidationStatus)) }},
 	{Key: "environment", Label: "Environment", Title: "environment",
-		compare: func(a, b *gitops.Server) int { return strings.Compare(a.Environment, b.Environment) },
-		blank:   func(s *gitops.Server) bool { return s.Environment == "" }},
+		key:   func(s *gitops.ServerSample) (string, int64) { return s.Environment, 0 },
+		blank: func(s *gitops.ServerSample) bool { return s.Environment == "" }},
 	{Key: "type", Label: "Type", Title: "server_type",
-		compare: func(a, b *gitops.Server) int { return strings.Compare(a.ServerType, b.ServerType) },
-		blank:   func(s *gitops.Server) bool { return s.ServerType == "" }},
+		key:   func(s *gitops.ServerSample) (string, int64) { return s.ServerType, 0 },
+		blank: func(s *gitops.ServerSample) bool { return s.ServerType == "" }},
 	{Key: "commit", Label: "Commit", Title: "commit_sha of the last pipeline (the whole one on hover)",
-		compare: func(a, b *gitops.Server) int { return strings.Compare(a.CommitSHA, b.CommitSHA) },
-		blank:   func(s *gitops.Server) bool { return s.CommitSHA == "" }},
+		key:   func(s *gitops.ServerSample) (string, int64) { return s.CommitSHA, 0 },
+		blank: func(s *gitops.ServerSample) bool { return s.CommitSHA == "" }},
 	{Key: "branch", Label: "Branch", Title: "branch of the last pipeline",
-		compare: func(a, b *gitops.Server) int { return strings.Compare(a.Branch, b.Branch) },
-		blank:   func(s *gitops.Server) bool { return s.Branch == "" }},
+		key:   func(s *gitops.ServerSample) (string, int64) { return s.Branch, 0 },
+		blank: func(s *gitops.ServerSample) bool { return s.Branch == "" }},
 	{Key: "files", Label: "Files", Title: "number of changed_files (deployed, or drifted when out of sync)", Num: true,
-		compare: func(a, b *gitops.Server) int { return cmp.Compare(len(a.ChangedFiles), len(b.ChangedFiles)) }},
+		key: func(s *gitops.ServerSample) (string, int64) { return "", int64(s.ChangedFiles) }},
 	{Key: "pipeline", Label: "Last pipeline", Title: "last_pipeline_run (the exact time on hover)",
-		compare: func(a, b *gitops.Server) int { return b.LastPipelineRun.Compare(a.LastPipelineRun) },
-		blank:   func(s *gitops.Server) bool { return s.LastPipelineRun.IsZero() }},
+		key:   func(s *gitops.ServerSample) (string, int64) { return "", newestFirst(s.LastPipelineRun) },
+		blank: func(s *gitops.ServerSample) bool { return s.LastPipelineRun.IsZero() }},
 	{Key: "cron", Label: "Last cron", Title: "last_cron_check (the exact time on hover)",
-		compare: func(a, b *gitops.Server) int { return b.LastCronCheck.Compare(a.LastCronCheck) },
-		blank:   func(s *gitops.Server) bool { return s.LastCronCheck.IsZero() }},
+		key:   func(s *gitops.ServerSample) (string, int64) { return "", newestFirst(s.LastCronCheck) },
+		blank: func(s *gitops.ServerSample) bool { return s.LastCronCheck.IsZero() }},
 }
+
+// newestFirst is a time's sort key: times are shown as how long ago, so
+// ascending is the newest first.
+func newestFirst(t time.Time) int64 { return -t.UnixMicro() }
 
 func columnByKey(key string) *column {
 	for i := range columns {
@@ -196,9 +200,25 @@ type fleet struct {
 	PerPageOptions                        []int
 }
 
-// buildFleet filters, counts, sorts, groups and pages servers (sorted by
-// group, then host, as Store.List returns them) as q says, at now. It is
-// the whole of the fleet view but the HTML.
+// item is a server of the fleet view that matches every filter, as much
+// of it as counting, sorting and grouping need.
+type item struct {
+	group, host string
+	status      gitops.Status
+	// str, num and blank are its value in the column rows are sorted by.
+	str   string
+	num   int64
+	blank bool
+}
+
+// buildFleet filters, counts, sorts, groups and pages the servers of v
+// (sorted by group, then host, as Store.List returns them) as q says, at
+// now. It is the whole of the fleet view but the HTML.
+//
+// It reads what a Samples view holds of each server, never its record:
+// only the rows of the page shown are built from records, which get reads
+// (an ENOTFOUND leaves out a server deleted since v was taken). At 400,000
+// servers decoding every record cost ~1 s and a few hundred MB a view.
 //
 // Counts are facets: each status count is of the servers that match every
 // filter except the status one, and the stale count of those that match
@@ -208,23 +228,28 @@ type fleet struct {
 // Rows are sorted within their group, groups by name; pages cut the
 // result into q.PerPage rows, and only the rows of the page shown are
 // built.
-func buildFleet(servers []gitops.Server, q fleetQuery, now time.Time) fleet {
-	f := fleet{Query: q, Total: len(servers), Validations: gitops.ValidationStatuses, PerPageOptions: perPageOptions}
+func buildFleet(v gitops.Samples, get func(gitops.Key) (*gitops.Server, error), q fleetQuery, now time.Time) (fleet, error) {
+	f := fleet{Query: q, Total: v.Len(), Validations: gitops.ValidationStatuses, PerPageOptions: perPageOptions}
 	if !slices.Contains(perPageOptions, q.PerPage) {
 		// A size the URL asked for is offered too, so the form keeps it.
 		f.PerPageOptions = append(slices.Clone(perPageOptions), q.PerPage)
 		slices.Sort(f.PerPageOptions)
 	}
+	col := columnByKey(q.Sort)
 	byStatus := map[gitops.Status]int{}
-	var shown []*gitops.Server
+	// The servers shown, by their place in v: a first pass counts and
+	// filters, a second reads the shown ones again into items of the
+	// right number, instead of growing a slice of them ~5 times its size.
+	idx := make([]int32, 0, v.Len())
 	groups, envs, types := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	search := strings.ToLower(q.Search)
-	for i := range servers {
-		s := &servers[i]
+	var s gitops.ServerSample
+	for i := range v.Len() {
+		v.At(i, &s)
 		groups[s.ServerGroup] = true
 		envs[s.Environment] = true
 		types[s.ServerType] = true
-		if !q.matchesBase(s, search) {
+		if !q.matchesBase(&s, search) {
 			continue
 		}
 		statusOK := len(q.Statuses) == 0 || slices.Contains(q.Statuses, s.Status)
@@ -241,8 +266,16 @@ func buildFleet(servers []gitops.Server, q fleetQuery, now time.Time) fleet {
 			f.BehindN++
 		}
 		if statusOK && staleOK && behindOK {
-			shown = append(shown, s)
+			idx = append(idx, int32(i))
 		}
+	}
+	shown := make([]item, len(idx))
+	for j, i := range idx {
+		v.At(int(i), &s)
+		it := &shown[j]
+		it.group, it.host, it.status = s.ServerGroup, s.Host, s.Status
+		it.str, it.num = col.key(&s)
+		it.blank = col.blank != nil && col.blank(&s)
 	}
 	f.Shown = len(shown)
 	f.All.Word, f.All.Href, f.All.Active = "all", q.withStatus(""), len(q.Statuses) == 0
@@ -257,7 +290,6 @@ func buildFleet(servers []gitops.Server, q fleetQuery, now time.Time) fleet {
 	f.BehindOn, f.BehindHref = q.Behind == "true", q.withBehindToggled()
 	f.GroupOptions, f.EnvOptions, f.TypeOptions = sortedKeys(groups), sortedKeys(envs), sortedKeys(types)
 
-	col := columnByKey(q.Sort)
 	for _, c := range columns {
 		h := header{column: c, Href: q.withSort(c.Key)}
 		if c.Key == col.Key {
@@ -274,30 +306,37 @@ func buildFleet(servers []gitops.Server, q fleetQuery, now time.Time) fleet {
 	starts := map[string]int{}
 	for start := 0; start < len(shown); {
 		end := start + 1
-		for end < len(shown) && shown[end].ServerGroup == shown[start].ServerGroup {
+		for end < len(shown) && shown[end].group == shown[start].group {
 			end++
 		}
-		sortServers(shown[start:end], col, q.Desc)
-		summaries[shown[start].ServerGroup] = groupSummary(shown[start:end])
-		starts[shown[start].ServerGroup] = start
+		sortItems(shown[start:end], col, q.Desc)
+		summaries[shown[start].group] = groupSummary(shown[start:end])
+		starts[shown[start].group] = start
 		start = end
 	}
 
 	f.Pager = newPager(q, len(shown))
 	page := shown[max(0, f.Pager.From-1):f.Pager.To]
-	for i, s := range page {
-		if i == 0 || s.ServerGroup != page[i-1].ServerGroup {
+	for i, it := range page {
+		sv, err := get(gitops.Key{ServerGroup: it.group, Host: it.host})
+		if gitops.ErrorCode(err) == gitops.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return fleet{}, err
+		}
+		if i == 0 || it.group != page[i-1].group {
 			f.Groups = append(f.Groups, group{
-				Name:      s.ServerGroup,
-				Href:      q.withGroup(s.ServerGroup),
-				Summary:   summaries[s.ServerGroup],
-				Continued: i == 0 && starts[s.ServerGroup] < f.Pager.From-1,
+				Name:      it.group,
+				Href:      q.withGroup(it.group),
+				Summary:   summaries[it.group],
+				Continued: i == 0 && starts[it.group] < f.Pager.From-1,
 			})
 		}
 		g := &f.Groups[len(f.Groups)-1]
-		g.Rows = append(g.Rows, newRow(s, now))
+		g.Rows = append(g.Rows, newRow(sv, now))
 	}
-	return f
+	return f, nil
 }
 
 // newPager places q's page among n rows; a page past the end shows the
@@ -320,7 +359,7 @@ func newPager(q fleetQuery, n int) pager {
 
 // matchesBase reports whether s matches every filter of q but status and
 // stale. search is q.Search lower-cased.
-func (q fleetQuery) matchesBase(s *gitops.Server, search string) bool {
+func (q fleetQuery) matchesBase(s *gitops.ServerSample, search string) bool {
 	if len(q.Groups) > 0 && !slices.Contains(q.Groups, s.ServerGroup) {
 		return false
 	}
@@ -358,10 +397,10 @@ func containsFold(s, lower string) bool {
 }
 
 // groupSummary counts servers by status, worst first.
-func groupSummary(servers []*gitops.Server) string {
+func groupSummary(servers []item) string {
 	n := map[gitops.Status]int{}
 	for _, s := range servers {
-		n[s.Status]++
+		n[s.status]++
 	}
 	var parts []string
 	for _, st := range []gitops.Status{gitops.StatusFailed, gitops.StatusOutOfSync, gitops.StatusUnknown, gitops.StatusSynced} {
@@ -376,26 +415,26 @@ func groupSummary(servers []*gitops.Server) string {
 	return thousands(len(servers)) + noun + strings.Join(parts, ", ")
 }
 
-// sortServers sorts servers, which are in host order, by col; ties keep
-// host order, and servers without a value go last either way.
-func sortServers(servers []*gitops.Server, col *column, desc bool) {
+// sortItems sorts items, which are in host order, by their key in col;
+// ties keep host order, and items without a value go last either way.
+func sortItems(items []item, col *column, desc bool) {
 	if col.Key == defaultSort && !desc {
 		return
 	}
-	slices.SortStableFunc(servers, func(a, b *gitops.Server) int {
-		if col.blank != nil {
-			ab, bb := col.blank(a), col.blank(b)
-			if ab != bb {
-				if ab {
-					return 1
-				}
-				return -1
+	slices.SortStableFunc(items, func(a, b item) int {
+		if a.blank != b.blank {
+			if a.blank {
+				return 1
 			}
-			if ab {
-				return 0
-			}
+			return -1
 		}
-		c := col.compare(a, b)
+		if a.blank {
+			return 0
+		}
+		c := strings.Compare(a.str, b.str)
+		if c == 0 {
+			c = cmp.Compare(a.num, b.num)
+		}
 		if desc {
 			c = -c
 		}

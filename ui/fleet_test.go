@@ -101,7 +101,7 @@ func TestBuildFleet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f := buildFleet(smallFleet(), q, t0)
+			f := buildOf(t, smallFleet(), q, t0)
 			if got := shownGroups(f); !reflect.DeepEqual(got, tt.groups) {
 				t.Errorf("rows %q, want %q", got, tt.groups)
 			}
@@ -122,7 +122,7 @@ func TestBuildFleet(t *testing.T) {
 
 func TestBuildFleetDetails(t *testing.T) {
 	q, _ := parseFleetQuery(mustQuery("per_page=2&page=2&status=synced&status=failed&sort=-files"), 15)
-	f := buildFleet(smallFleet(), q, t0)
+	f := buildOf(t, smallFleet(), q, t0)
 	if want := (pager{Page: 2, Pages: 2, From: 3, To: 3,
 		FirstHref: "/ui?status=synced&status=failed&sort=-files&per_page=2",
 		PrevHref:  "/ui?status=synced&status=failed&sort=-files&per_page=2"}); f.Pager != want {
@@ -155,7 +155,7 @@ func TestBuildFleetDetails(t *testing.T) {
 		t.Errorf("environment options %q, want %q", f.EnvOptions, want)
 	}
 
-	all := buildFleet(smallFleet(), fleetQuery{Sort: "host", Page: 1, PerPage: 500}, t0)
+	all := buildOf(t, smallFleet(), fleetQuery{Sort: "host", Page: 1, PerPage: 500}, t0)
 	if got, want := all.Groups[0].Summary, "3 servers: 1 failed, 1 out of sync, 1 synced"; got != want {
 		t.Errorf("group a's summary %q, want %q", got, want)
 	}
@@ -167,5 +167,30 @@ func TestBuildFleetDetails(t *testing.T) {
 		Cron:     timeCell{Text: "never"}}
 	if r != want {
 		t.Errorf("row\n%+v\nwant\n%+v", r, want)
+	}
+}
+
+// buildOf is buildFleet over servers, as a store holding them would give
+// them: their samples, and each page row's record by its key.
+func buildOf(tb testing.TB, servers []gitops.Server, q fleetQuery, now time.Time) fleet {
+	tb.Helper()
+	f, err := buildFleet(gitops.SamplesOf(servers), getterOf(servers), q, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// getterOf reads servers by key, as buildFleet's get does from a store.
+func getterOf(servers []gitops.Server) func(gitops.Key) (*gitops.Server, error) {
+	byKey := make(map[gitops.Key]*gitops.Server, len(servers))
+	for i := range servers {
+		byKey[servers[i].Key()] = &servers[i]
+	}
+	return func(k gitops.Key) (*gitops.Server, error) {
+		if s := byKey[k]; s != nil {
+			return s, nil
+		}
+		return nil, gitops.Errorf(gitops.ENOTFOUND, "no server %s", k)
 	}
 }

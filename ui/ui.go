@@ -145,29 +145,22 @@ func New(cfg Config) *UI {
 	return u
 }
 
-// listServers returns every server, as Store.List does.
-func (u *UI) listServers(ctx context.Context) ([]gitops.Server, error) {
+// getServer reads one server for a row of the fleet table, from its
+// stored encoding when the store keeps one, else as Store.Get does.
+func (u *UI) getServer(ctx context.Context, k gitops.Key) (*gitops.Server, error) {
 	if u.encoded != nil {
-		es, _, err := u.encoded.ListEncoded(ctx, gitops.Filter{})
+		e, err := u.encoded.GetEncoded(ctx, k)
 		if err != nil {
 			return nil, err
 		}
-		servers := make([]gitops.Server, len(es))
-		for i, e := range es {
-			if servers[i], err = index.DecodeHead(e.Head); err != nil {
-				// A head this build cannot read: the store's own decoding
-				// can.
-				break
-			}
-			servers[i].Stale = e.Stale
-			servers[i].Desired = e.Desired()
+		if sv, err := index.DecodeHead(e.Head); err == nil {
+			sv.Stale, sv.Desired = e.Stale, e.Desired()
+			return &sv, nil
 		}
-		if err == nil {
-			return servers, nil
-		}
+		// A head this build cannot read: the store's own decoding can.
 	}
-	servers, _, err := u.store.List(ctx, gitops.Filter{})
-	return servers, err
+	sv, err := u.store.Get(ctx, k)
+	return &sv, err
 }
 
 var templateFuncs = template.FuncMap{
@@ -307,13 +300,18 @@ func (u *UI) handleFleet(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, err)
 		return
 	}
-	servers, err := u.listServers(r.Context())
+	ctx := r.Context()
+	now := u.now()
+	var f fleet
+	err = gitops.ReadSamples(ctx, u.store, func(v gitops.Samples) error {
+		get := func(k gitops.Key) (*gitops.Server, error) { return u.getServer(ctx, k) }
+		f, err = buildFleet(v, get, q, now)
+		return err
+	})
 	if err != nil {
 		u.renderError(w, r, err)
 		return
 	}
-	now := u.now()
-	f := buildFleet(servers, q, now)
 	title := "Servers"
 	if q.filtered() {
 		title = "Servers (" + thousands(f.Shown) + " of " + thousands(f.Total) + ")"

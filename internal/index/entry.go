@@ -268,6 +268,8 @@ func (e *Entry) Sample(s *gitops.ServerSample, now time.Time, global time.Durati
 		Environment:      a.environment,
 		Status:           a.status,
 		ValidationStatus: a.validation,
+		CommitSHA:        e.commit(),
+		Branch:           a.branch,
 		ChangedFiles:     e.ChangedFiles,
 		LastPipelineRun:  fromMicros(e.lastPipelineRun),
 		LastCronCheck:    fromMicros(e.lastCronCheck),
