@@ -9,7 +9,6 @@ import (
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
-	"github.com/gitops-status/gitops-status/internal/index"
 )
 
 // BenchmarkFleetPage is the fleet view's work at 10,000 servers, without
@@ -69,19 +68,16 @@ func BenchmarkFleetRequest(b *testing.B) {
 			}
 		}
 	})
-	b.Run("list-encoded-decoded", func(b *testing.B) {
-		er := st.(gitops.EncodedReader)
+	b.Run("samples", func(b *testing.B) {
+		var s gitops.ServerSample
 		for b.Loop() {
-			es, _, err := er.ListEncoded(context.Background(), gitops.Filter{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			out := make([]gitops.Server, len(es))
-			for i, e := range es {
-				if out[i], err = index.DecodeHead(e.Head); err != nil {
-					b.Fatal(err)
+			if err := gitops.ReadSamples(context.Background(), st, func(v gitops.Samples) error {
+				for i := range v.Len() {
+					v.At(i, &s)
 				}
-				out[i].Stale = e.Stale
+				return nil
+			}); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
