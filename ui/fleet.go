@@ -9,82 +9,6 @@ import (
 	gitops "github.com/gitops-status/gitops-status"
 )
 
-// column is a sortable column of the fleet table. compare orders two
-// servers by the column's value as shown, ascending; blank reports a server
-// without a value, which sorts last in both directions, so that "never"
-// never hides what is there.
-type column struct {
-	Key   string
-	Label string
-	// Title explains the column on hover.
-	Title string
-	// Num aligns the column to the right.
-	Num bool
-	// key is what rows sort by: a string, or a number when str is "";
-	// ascending is the order of the keys.
-	key   func(s *gitops.ServerSample) (str string, num int64)
-	blank func(s *gitops.ServerSample) bool
-}
-
-// defaultSort is the column rows are sorted by when the URL names none: the
-// host, so that the table reads in the order of GET /status.
-const defaultSort = "host"
-
-// columns lists the fleet table's columns in the order they are shown.
-// Times are shown as how long ago, so ascending is the newest first.
-var columns = []column{
-	{Key: "host", Label: "Host", Title: "host, inside its server_group",
-		key: func(s *gitops.ServerSample) (string, int64) { return s.Host, 0 }},
-	{Key: "status", Label: "Status", Title: "status: failed, out of sync, unknown, synced (worst first)",
-		key: func(s *gitops.ServerSample) (string, int64) { return "", int64(statusRank(s.Status)) }},
-	{Key: "for", Label: "For", Title: "how long the server has had this status (status_since)",
-		key:   func(s *gitops.ServerSample) (string, int64) { return "", newestFirst(s.StatusSince) },
-		blank: func(s *gitops.ServerSample) bool { return s.StatusSince.IsZero() }},
-	{Key: "validation", Label: "Validation", Title: "validation_status of the last pipeline (its message on hover)",
-		key: func(s *gitops.ServerSample) (string, int64) { return "", int64(validationRank(s.ValidationStatus)) }},
-	{Key: "environment", Label: "Environment", Title: "environment",
-		key:   func(s *gitops.ServerSample) (string, int64) { return s.Environment, 0 },
-		blank: func(s *gitops.ServerSample) bool { return s.Environment == "" }},
-	{Key: "type", Label: "Type", Title: "server_type",
-		key:   func(s *gitops.ServerSample) (string, int64) { return s.ServerType, 0 },
-		blank: func(s *gitops.ServerSample) bool { return s.ServerType == "" }},
-	{Key: "commit", Label: "Commit", Title: "commit_sha of the last pipeline (the whole one on hover)",
-		key:   func(s *gitops.ServerSample) (string, int64) { return s.CommitSHA, 0 },
-		blank: func(s *gitops.ServerSample) bool { return s.CommitSHA == "" }},
-	{Key: "branch", Label: "Branch", Title: "branch of the last pipeline",
-		key:   func(s *gitops.ServerSample) (string, int64) { return s.Branch, 0 },
-		blank: func(s *gitops.ServerSample) bool { return s.Branch == "" }},
-	{Key: "files", Label: "Files", Title: "number of changed_files (deployed, or drifted when out of sync)", Num: true,
-		key: func(s *gitops.ServerSample) (string, int64) { return "", int64(s.ChangedFiles) }},
-	{Key: "pipeline", Label: "Last pipeline", Title: "last_pipeline_run (the exact time on hover)",
-		key:   func(s *gitops.ServerSample) (string, int64) { return "", newestFirst(s.LastPipelineRun) },
-		blank: func(s *gitops.ServerSample) bool { return s.LastPipelineRun.IsZero() }},
-	{Key: "cron", Label: "Last cron", Title: "last_cron_check (the exact time on hover)",
-		key:   func(s *gitops.ServerSample) (string, int64) { return "", newestFirst(s.LastCronCheck) },
-		blank: func(s *gitops.ServerSample) bool { return s.LastCronCheck.IsZero() }},
-}
-
-// newestFirst is a time's sort key: times are shown as how long ago, so
-// ascending is the newest first.
-func newestFirst(t time.Time) int64 { return -t.UnixMicro() }
-
-func columnByKey(key string) *column {
-	for i := range columns {
-		if columns[i].Key == key {
-			return &columns[i]
-		}
-	}
-	return nil
-}
-
-func columnKeys() string {
-	keys := make([]string, len(columns))
-	for i, c := range columns {
-		keys[i] = `"` + c.Key + `"`
-	}
-	return strings.Join(keys, ", ")
-}
-
 // row is one server as the fleet table shows it.
 type row struct {
 	Group       string
@@ -200,17 +124,6 @@ type fleet struct {
 	PerPageOptions                        []int
 }
 
-// item is a server of the fleet view that matches every filter, as much
-// of it as counting, sorting and grouping need.
-type item struct {
-	group, host string
-	status      gitops.Status
-	// str, num and blank are its value in the column rows are sorted by.
-	str   string
-	num   int64
-	blank bool
-}
-
 // buildFleet filters, counts, sorts, groups and pages the servers of v
 // (sorted by group, then host, as Store.List returns them) as q says, at
 // now. It is the whole of the fleet view but the HTML.
@@ -236,6 +149,26 @@ func buildFleet(v gitops.Samples, get func(gitops.Key) (*gitops.Server, error), 
 		slices.Sort(f.PerPageOptions)
 	}
 	col := columnByKey(q.Sort)
+	shown := f.count(v, q, col)
+	for _, c := range columns {
+		h := header{column: c, Href: q.withSort(c.Key)}
+		if c.Key == col.Key {
+			h.Sort = "ascending"
+			if q.Desc {
+				h.Sort = "descending"
+			}
+		}
+		f.Headers = append(f.Headers, h)
+	}
+	if err := f.fillPage(shown, col, get, now); err != nil {
+		return fleet{}, err
+	}
+	return f, nil
+}
+
+// count fills in f's counts and filter options from every server of v,
+// and returns the servers f.Query shows, in v's order, keyed by col.
+func (f *fleet) count(v gitops.Samples, q fleetQuery, col *column) []item {
 	byStatus := map[gitops.Status]int{}
 	// The servers shown, by their place in v: a first pass counts and
 	// filters, a second reads the shown ones again into items of the
@@ -289,18 +222,13 @@ func buildFleet(v gitops.Samples, get func(gitops.Key) (*gitops.Server, error), 
 	f.StaleOn, f.StaleHref = q.Stale == "true", q.withStaleToggled()
 	f.BehindOn, f.BehindHref = q.Behind == "true", q.withBehindToggled()
 	f.GroupOptions, f.EnvOptions, f.TypeOptions = sortedKeys(groups), sortedKeys(envs), sortedKeys(types)
+	return shown
+}
 
-	for _, c := range columns {
-		h := header{column: c, Href: q.withSort(c.Key)}
-		if c.Key == col.Key {
-			h.Sort = "ascending"
-			if q.Desc {
-				h.Sort = "descending"
-			}
-		}
-		f.Headers = append(f.Headers, h)
-	}
-
+// fillPage sorts shown within each group by col, and builds the groups and
+// rows of f's page, each row from its record as get reads it.
+func (f *fleet) fillPage(shown []item, col *column, get func(gitops.Key) (*gitops.Server, error), now time.Time) error {
+	q := f.Query
 	// Sort each group, and remember its summary and where it starts.
 	summaries := map[string]string{}
 	starts := map[string]int{}
@@ -316,27 +244,26 @@ func buildFleet(v gitops.Samples, get func(gitops.Key) (*gitops.Server, error), 
 	}
 
 	f.Pager = newPager(q, len(shown))
-	page := shown[max(0, f.Pager.From-1):f.Pager.To]
-	for i, it := range page {
+	for _, it := range shown[max(0, f.Pager.From-1):f.Pager.To] {
 		sv, err := get(gitops.Key{ServerGroup: it.group, Host: it.host})
 		if gitops.ErrorCode(err) == gitops.ENOTFOUND {
-			continue
+			continue // deleted since the view was read
 		}
 		if err != nil {
-			return fleet{}, err
+			return err
 		}
-		if i == 0 || it.group != page[i-1].group {
+		if n := len(f.Groups); n == 0 || f.Groups[n-1].Name != it.group {
 			f.Groups = append(f.Groups, group{
 				Name:      it.group,
 				Href:      q.withGroup(it.group),
 				Summary:   summaries[it.group],
-				Continued: i == 0 && starts[it.group] < f.Pager.From-1,
+				Continued: starts[it.group] < f.Pager.From-1,
 			})
 		}
 		g := &f.Groups[len(f.Groups)-1]
 		g.Rows = append(g.Rows, newRow(sv, now))
 	}
-	return f, nil
+	return nil
 }
 
 // newPager places q's page among n rows; a page past the end shows the
@@ -413,33 +340,6 @@ func groupSummary(servers []item) string {
 		noun = " server: "
 	}
 	return thousands(len(servers)) + noun + strings.Join(parts, ", ")
-}
-
-// sortItems sorts items, which are in host order, by their key in col;
-// ties keep host order, and items without a value go last either way.
-func sortItems(items []item, col *column, desc bool) {
-	if col.Key == defaultSort && !desc {
-		return
-	}
-	slices.SortStableFunc(items, func(a, b item) int {
-		if a.blank != b.blank {
-			if a.blank {
-				return 1
-			}
-			return -1
-		}
-		if a.blank {
-			return 0
-		}
-		c := strings.Compare(a.str, b.str)
-		if c == 0 {
-			c = cmp.Compare(a.num, b.num)
-		}
-		if desc {
-			c = -c
-		}
-		return c
-	})
 }
 
 func sortedKeys(m map[string]bool) []string {

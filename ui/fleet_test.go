@@ -194,3 +194,31 @@ func getterOf(servers []gitops.Server) func(gitops.Key) (*gitops.Server, error) 
 		return nil, gitops.Errorf(gitops.ENOTFOUND, "no server %s", k)
 	}
 }
+
+// TestBuildFleetSkipsDeletedRows: a server deleted between reading the
+// view and reading its row is left out of the page, also when it is the
+// first row of the page or of its group, and the rest of its group keeps
+// its heading.
+func TestBuildFleetSkipsDeletedRows(t *testing.T) {
+	servers := smallFleet()
+	get := getterOf(servers)
+	gone := map[gitops.Key]bool{{ServerGroup: "a", Host: "h1"}: true, {ServerGroup: "b", Host: "h1"}: true}
+	without := func(k gitops.Key) (*gitops.Server, error) {
+		if gone[k] {
+			return nil, gitops.Errorf(gitops.ENOTFOUND, "no server %s", k)
+		}
+		return get(k)
+	}
+	q, _ := parseFleetQuery(mustQuery(""), 15)
+	f, err := buildFleet(gitops.SamplesOf(servers), without, q, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := shownGroups(buildOf(t, servers, q, t0))
+	if got, want := shownGroups(f), []string{"a: h2 h3", "b: h2", "c: web-01"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("rows %q, want %q (all rows: %q)", got, want, full)
+	}
+	if f.Shown != len(servers) {
+		t.Errorf("shown %d, want the %d the view counted", f.Shown, len(servers))
+	}
+}
