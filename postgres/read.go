@@ -25,13 +25,19 @@ func (s *Store) Get(ctx context.Context, k gitops.Key) (gitops.Server, error) {
 	if err != nil {
 		return gitops.Server{}, err
 	}
-	sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
 	heads, err := s.syncedHeads(ctx)
 	if err != nil {
 		return gitops.Server{}, err
 	}
+	return s.computed(sv, heads), nil
+}
+
+// computed is sv with the fields a read computes: Stale at the store's
+// clock, Desired under heads.
+func (s *Store) computed(sv gitops.Server, heads *gitops.Heads) gitops.Server {
+	sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
 	heads.FillDesired(&sv)
-	return sv, nil
+	return sv
 }
 
 // legacyLatest picks the server most recently written through the legacy
@@ -50,28 +56,14 @@ const legacyLatest = `(SELECT ` + serverColumns + `, 1 AS pri FROM servers WHERE
 // key), with Stale filled in. Returns ENOTFOUND when there is neither,
 // EUNAVAILABLE, EINTERNAL.
 func (s *Store) LegacyLatest(ctx context.Context) (gitops.Server, error) {
-	sv, err := s.legacyLatest(ctx)
-	if err != nil {
-		return gitops.Server{}, err
-	}
-	sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
-	heads, err := s.syncedHeads(ctx)
-	if err != nil {
-		return gitops.Server{}, err
-	}
-	heads.FillDesired(&sv)
-	return sv, nil
-}
-
-// legacyLatest finds LegacyLatest's server in the cache, brought up to
-// date, where this build reads its heads back. The query finds the legacy
-// one through an index, but the imported one only by reading every
-// imported row, and rows stay imported until a legacy write: at 400,000
-// that was ~0.45 s a request, for as long as no legacy client wrote.
-func (s *Store) legacyLatest(ctx context.Context) (gitops.Server, error) {
 	if s.closed.Load() {
 		return gitops.Server{}, errClosed()
 	}
+	// The cache answers where this build reads its heads back. The query
+	// finds the legacy server through an index, but the imported one only
+	// by reading every imported row, and rows stay imported until a legacy
+	// write: at 400,000 that was ~0.45 s a request, for as long as no
+	// legacy client wrote.
 	if s.headsOK {
 		if err := s.sync(ctx); err != nil {
 			return gitops.Server{}, err
@@ -81,7 +73,7 @@ func (s *Store) legacyLatest(ctx context.Context) (gitops.Server, error) {
 			return gitops.Server{}, errNoLegacy()
 		}
 		if sv, err := e.Decode(); err == nil {
-			return sv, nil
+			return s.computed(sv, s.cache.heads()), nil
 		}
 	}
 	var sv gitops.Server
@@ -93,7 +85,14 @@ func (s *Store) legacyLatest(ctx context.Context) (gitops.Server, error) {
 		}
 		return err
 	})
-	return sv, err
+	if err != nil {
+		return gitops.Server{}, err
+	}
+	heads, err := s.syncedHeads(ctx)
+	if err != nil {
+		return gitops.Server{}, err
+	}
+	return s.computed(sv, heads), nil
 }
 
 func errNoLegacy() error {

@@ -54,6 +54,12 @@ func (s *Store) Get(ctx context.Context, k gitops.Key) (gitops.Server, error) {
 	if err != nil {
 		return gitops.Server{}, s.readError("reading server "+k.String(), err)
 	}
+	return s.computed(ctx, sv)
+}
+
+// computed is sv with the fields a read computes: Stale at the store's
+// clock, Desired under the current heads.
+func (s *Store) computed(ctx context.Context, sv gitops.Server) (gitops.Server, error) {
 	sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
 	heads, err := s.currentHeads(ctx)
 	if err != nil {
@@ -147,13 +153,7 @@ func (s *Store) LegacyLatest(ctx context.Context) (gitops.Server, error) {
 	if !found {
 		return gitops.Server{}, gitops.Errorf(gitops.ENOTFOUND, "no server was written through the legacy API or imported")
 	}
-	sv.Stale = sv.IsStale(s.clock(), s.staleAfter)
-	heads, err := s.currentHeads(ctx)
-	if err != nil {
-		return gitops.Server{}, err
-	}
-	heads.FillDesired(&sv)
-	return sv, nil
+	return s.computed(ctx, sv)
 }
 
 // legacyLatest finds LegacyLatest's server in the index where one is kept.
