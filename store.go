@@ -248,6 +248,11 @@ type Samples interface {
 	Len() int
 	// At fills s with the values of the i-th server, 0 <= i < Len().
 	At(i int, s *ServerSample)
+	// Record is the whole i-th server as the view holds it, Stale and
+	// Desired as At gives them, for a reader that needs a few whole
+	// records beside the samples (a page of the status page) without
+	// reading them again. An error means this view cannot decode it.
+	Record(i int) (Server, error)
 }
 
 // SampleReader is implemented by stores that keep every record in memory
@@ -286,6 +291,8 @@ func ReadSamples(ctx context.Context, s Store, fn func(Samples) error) error {
 type serverSamples []Server
 
 func (v serverSamples) Len() int { return len(v) }
+
+func (v serverSamples) Record(i int) (Server, error) { return v[i], nil }
 
 func (v serverSamples) At(i int, s *ServerSample) {
 	sv := &v[i]

@@ -219,6 +219,9 @@ func reopenMatching(t *testing.T, path string) (*Store, []gitops.Server) {
 				g.CommitSHA != w.CommitSHA || g.Branch != w.Branch {
 				t.Errorf("%s: sample %+v, want %+v", list[i].Key(), g, w)
 			}
+			if r, err := got.Record(i); err != nil || string(r.AppendJSON(nil)) != string(list[i].AppendJSON(nil)) {
+				t.Errorf("%s: record %s, %v; want %s", list[i].Key(), r.AppendJSON(nil), err, list[i].AppendJSON(nil))
+			}
 		}
 		return nil
 	})

@@ -23,7 +23,8 @@ func BenchmarkFleetPage(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			q, _ := parseFleetQuery(mustQuery(c.query), 15)
-			v, get := gitops.SamplesOf(servers), getterOf(servers)
+			v := gitops.SamplesOf(servers)
+			get := recordOf(v)
 			for b.Loop() {
 				if _, err := buildFleet(v, get, q, t0); err != nil {
 					b.Fatal(err)

@@ -90,6 +90,8 @@ func columnKeys() string {
 // item is a server of the fleet view that matches every filter, as much
 // of it as counting, sorting and grouping need.
 type item struct {
+	// i is the server's place in the view it was read from.
+	i           int32
 	group, host string
 	status      gitops.Status
 	// str, num and blank are its value in the column rows are sorted by.

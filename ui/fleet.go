@@ -130,8 +130,9 @@ type fleet struct {
 //
 // It reads what a Samples view holds of each server, never its record:
 // only the rows of the page shown are built from records, which get reads
-// (an ENOTFOUND leaves out a server deleted since v was taken). At 400,000
-// servers decoding every record cost ~1 s and a few hundred MB a view.
+// by the server's place in v and its key (an ENOTFOUND leaves out a server
+// deleted since v was taken). At 400,000 servers decoding every record
+// cost ~1 s and a few hundred MB a view.
 //
 // Counts are facets: each status count is of the servers that match every
 // filter except the status one, and the stale count of those that match
@@ -141,7 +142,7 @@ type fleet struct {
 // Rows are sorted within their group, groups by name; pages cut the
 // result into q.PerPage rows, and only the rows of the page shown are
 // built.
-func buildFleet(v gitops.Samples, get func(gitops.Key) (*gitops.Server, error), q fleetQuery, now time.Time) (fleet, error) {
+func buildFleet(v gitops.Samples, get func(i int, k gitops.Key) (*gitops.Server, error), q fleetQuery, now time.Time) (fleet, error) {
 	f := fleet{Query: q, Total: v.Len(), Validations: gitops.ValidationStatuses, PerPageOptions: perPageOptions}
 	if !slices.Contains(perPageOptions, q.PerPage) {
 		// A size the URL asked for is offered too, so the form keeps it.
@@ -206,7 +207,7 @@ func (f *fleet) count(v gitops.Samples, q fleetQuery, col *column) []item {
 	for j, i := range idx {
 		v.At(int(i), &s)
 		it := &shown[j]
-		it.group, it.host, it.status = s.ServerGroup, s.Host, s.Status
+		it.i, it.group, it.host, it.status = i, s.ServerGroup, s.Host, s.Status
 		it.str, it.num = col.key(&s)
 		it.blank = col.blank != nil && col.blank(&s)
 	}
@@ -227,7 +228,7 @@ func (f *fleet) count(v gitops.Samples, q fleetQuery, col *column) []item {
 
 // fillPage sorts shown within each group by col, and builds the groups and
 // rows of f's page, each row from its record as get reads it.
-func (f *fleet) fillPage(shown []item, col *column, get func(gitops.Key) (*gitops.Server, error), now time.Time) error {
+func (f *fleet) fillPage(shown []item, col *column, get func(i int, k gitops.Key) (*gitops.Server, error), now time.Time) error {
 	q := f.Query
 	// Sort each group, and remember its summary and where it starts.
 	summaries := map[string]string{}
@@ -245,7 +246,7 @@ func (f *fleet) fillPage(shown []item, col *column, get func(gitops.Key) (*gitop
 
 	f.Pager = newPager(q, len(shown))
 	for _, it := range shown[max(0, f.Pager.From-1):f.Pager.To] {
-		sv, err := get(gitops.Key{ServerGroup: it.group, Host: it.host})
+		sv, err := get(int(it.i), gitops.Key{ServerGroup: it.group, Host: it.host})
 		if gitops.ErrorCode(err) == gitops.ENOTFOUND {
 			continue // deleted since the view was read
 		}

@@ -170,24 +170,35 @@ func TestBuildFleetDetails(t *testing.T) {
 	}
 }
 
-// buildOf is buildFleet over servers, as a store holding them would give
-// them: their samples, and each page row's record by its key.
+// buildOf is buildFleet over servers as a store's view of them, the
+// rows taken from the view as the status page takes them.
 func buildOf(tb testing.TB, servers []gitops.Server, q fleetQuery, now time.Time) fleet {
 	tb.Helper()
-	f, err := buildFleet(gitops.SamplesOf(servers), getterOf(servers), q, now)
+	v := gitops.SamplesOf(servers)
+	f, err := buildFleet(v, recordOf(v), q, now)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return f
 }
 
-// getterOf reads servers by key, as buildFleet's get does from a store.
-func getterOf(servers []gitops.Server) func(gitops.Key) (*gitops.Server, error) {
+// recordOf reads a row's record from v by its place, as the status page
+// does.
+func recordOf(v gitops.Samples) func(int, gitops.Key) (*gitops.Server, error) {
+	return func(i int, _ gitops.Key) (*gitops.Server, error) {
+		sv, err := v.Record(i)
+		return &sv, err
+	}
+}
+
+// getterOf reads servers by key, as the status page does from the store
+// when its view cannot decode a record.
+func getterOf(servers []gitops.Server) func(int, gitops.Key) (*gitops.Server, error) {
 	byKey := make(map[gitops.Key]*gitops.Server, len(servers))
 	for i := range servers {
 		byKey[servers[i].Key()] = &servers[i]
 	}
-	return func(k gitops.Key) (*gitops.Server, error) {
+	return func(_ int, k gitops.Key) (*gitops.Server, error) {
 		if s := byKey[k]; s != nil {
 			return s, nil
 		}
@@ -196,18 +207,19 @@ func getterOf(servers []gitops.Server) func(gitops.Key) (*gitops.Server, error) 
 }
 
 // TestBuildFleetSkipsDeletedRows: a server deleted between reading the
-// view and reading its row is left out of the page, also when it is the
+// view and reading its row from the store (when the view cannot decode
+// it) is left out of the page, also when it is the
 // first row of the page or of its group, and the rest of its group keeps
 // its heading.
 func TestBuildFleetSkipsDeletedRows(t *testing.T) {
 	servers := smallFleet()
 	get := getterOf(servers)
 	gone := map[gitops.Key]bool{{ServerGroup: "a", Host: "h1"}: true, {ServerGroup: "b", Host: "h1"}: true}
-	without := func(k gitops.Key) (*gitops.Server, error) {
+	without := func(i int, k gitops.Key) (*gitops.Server, error) {
 		if gone[k] {
 			return nil, gitops.Errorf(gitops.ENOTFOUND, "no server %s", k)
 		}
-		return get(k)
+		return get(i, k)
 	}
 	q, _ := parseFleetQuery(mustQuery(""), 15)
 	f, err := buildFleet(gitops.SamplesOf(servers), without, q, t0)

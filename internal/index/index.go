@@ -347,6 +347,16 @@ func (v *samples) Len() int { return len(v.entries) }
 
 func (v *samples) At(i int, s *gitops.ServerSample) { v.entries[i].Sample(s, v.now, v.global, v.heads) }
 
+func (v *samples) Record(i int) (gitops.Server, error) {
+	e := v.entries[i]
+	sv, err := e.Decode()
+	if err != nil {
+		return sv, err
+	}
+	sv.Stale, sv.Desired = e.Stale(v.now, v.global), e.Desired(v.heads)
+	return sv, nil
+}
+
 // ReadSamples calls fn with every entry as it is now, in key order, stale
 // computed at now: what gitops.SampleReader hands out. The view copies the
 // entry pointers (8 bytes a server, from a pool), never the records, and
