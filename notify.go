@@ -127,7 +127,7 @@ const (
 
 // Outbox is implemented by stores that keep notifications: every
 // notifiable event is written with an outbox entry in the transaction of
-// the update (or sweep) that made it, and the deliveries made from those
+// the update (or sweep) that made it (unless an OutboxSwitch is off), and the deliveries made from those
 // entries stay in the database until they are sent or given up, so that
 // they survive restarts. Errors are as Store's.
 type Outbox interface {
@@ -172,6 +172,18 @@ type Outbox interface {
 	// another sweeping returns at once with no events. It returns the
 	// events it wrote.
 	SweepStale(ctx context.Context) ([]Event, error)
+}
+
+// OutboxSwitch is implemented by an Outbox that one process alone
+// delivers from (SQLite: one process owns the file), so that while that
+// process has no webhook it can leave outbox entries unwritten instead of
+// writing each with its event and deleting it unsent. Stores shared by
+// several processes (PostgreSQL replicas, each with its own webhooks)
+// always write them.
+type OutboxSwitch interface {
+	// KeepOutbox turns writing outbox entries on or off for the updates
+	// and sweeps that start after it returns. A store starts with it on.
+	KeepOutbox(on bool)
 }
 
 // SweepCandidates are the servers whose staleness may have changed since

@@ -136,7 +136,19 @@ func New(o Options, hooks []Webhook) *Dispatcher {
 	if d.o.Observer == nil {
 		d.o.Observer = nopObserver{}
 	}
+	d.keepOutbox()
 	return d
+}
+
+// keepOutbox turns the outbox of a store that only this process delivers
+// from (gitops.OutboxSwitch) off while there is no webhook: its entries
+// would only be drained unsent. An event written meanwhile is never
+// notified, also to a webhook configured later, which hears of the
+// transitions after it was added. d.mu is held, or d is not shared yet.
+func (d *Dispatcher) keepOutbox() {
+	if sw, ok := d.o.Outbox.(gitops.OutboxSwitch); ok {
+		sw.KeepOutbox(len(d.hooks) > 0)
+	}
 }
 
 // SetWebhooks replaces the webhooks (a reload): deliveries already made
@@ -146,6 +158,7 @@ func (d *Dispatcher) SetWebhooks(hooks []Webhook) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.hooks = hooks
+	d.keepOutbox()
 	if d.runCtx != nil {
 		d.syncWorkers()
 	}

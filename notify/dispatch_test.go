@@ -393,3 +393,38 @@ func TestStaleSweep(t *testing.T) {
 		t.Fatalf("second notification %s, want fresh", g.body)
 	}
 }
+
+// With no webhook the store writes no outbox entries, which would only be
+// drained unsent; a webhook added by a reload turns them on again, and
+// hears of the transitions from then on.
+func TestOutboxOffWithoutWebhooks(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "status.db"), gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d := notify.New(notify.Options{Outbox: s, Store: s}, nil) // not run: nothing drains the outbox
+	entries := func(host string) int {
+		t.Helper()
+		if _, err := s.Apply(context.Background(), &gitops.PipelineUpdate{Source: gitops.SourcePipeline, ServerGroup: "web", Host: host,
+			Status: gitops.StatusFailed, CommitSHA: "abc1234def"}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.ExpandOutbox(context.Background(), 10, func(gitops.Notice) []string { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := entries("a"); n != 0 {
+		t.Errorf("no webhook: a failed server wrote %d outbox entries, want 0", n)
+	}
+	d.SetWebhooks([]notify.Webhook{hook("ops", "http://127.0.0.1:9/", gitops.TriggerFailed)})
+	if n := entries("b"); n != 1 {
+		t.Errorf("a webhook added: a failed server wrote %d outbox entries, want 1", n)
+	}
+	d.SetWebhooks(nil)
+	if n := entries("c"); n != 0 {
+		t.Errorf("the webhooks removed: a failed server wrote %d outbox entries, want 0", n)
+	}
+}

@@ -59,7 +59,11 @@ func seededFile(b *testing.B, n int) string {
 // benchWrites runs b.N updates from many concurrent callers, each on the
 // next host in turn, so concurrent updates touch distinct servers.
 func benchWrites(b *testing.B, servers, clientsPerProc int, update func(host string, i int64) gitops.Update) {
-	s := seededStore(b, servers)
+	benchWritesTo(b, seededStore(b, servers), servers, clientsPerProc, update)
+}
+
+// benchWritesTo is benchWrites on s, which holds servers servers.
+func benchWritesTo(b *testing.B, s *sqlite.Store, servers, clientsPerProc int, update func(host string, i int64) gitops.Update) {
 	ctx := context.Background()
 	var next atomic.Int64
 	b.SetParallelism(clientsPerProc)
@@ -120,6 +124,28 @@ func BenchmarkApplyCronParallel(b *testing.B) {
 					ChangedFiles: []string{"rsyslog.conf", "rsyslog.d/50-remote.conf", "rsyslog.d/10-local.conf"}}
 				if i%10 == 0 {
 					u.Status, u.ChangedFiles = gitops.StatusOutOfSync, []string{"rsyslog.conf"}
+				}
+				return u
+			})
+		})
+	}
+}
+
+// BenchmarkApplyTransitions measures drift checks that each change their
+// server's status (out of sync, then synced again), so every write is a
+// transition a webhook may want: with the outbox on, as when a webhook is
+// configured, and off, as when none is.
+func BenchmarkApplyTransitions(b *testing.B) {
+	const n = 10000
+	for _, on := range []bool{true, false} {
+		b.Run(fmt.Sprintf("outbox=%t", on), func(b *testing.B) {
+			s := seededStore(b, n)
+			s.KeepOutbox(on)
+			benchWritesTo(b, s, n, benchClients, func(host string, i int64) gitops.Update {
+				u := &gitops.CronUpdate{ServerGroup: "rsyslog-prod", Host: host, Status: gitops.StatusOutOfSync,
+					ChangedFiles: []string{"rsyslog.conf"}}
+				if i/n%2 == 1 {
+					u.Status, u.ChangedFiles = gitops.StatusSynced, nil
 				}
 				return u
 			})

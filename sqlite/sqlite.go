@@ -106,6 +106,9 @@ type Store struct {
 
 	// readOnly is set by OpenReadOnly: writes fail, reads run SQL.
 	readOnly bool
+	// noOutbox is KeepOutbox(false): notifiable events are written without
+	// their outbox entries while this process has no webhook.
+	noOutbox atomic.Bool
 
 	// mu guards sends on w.reqs against Close closing it: senders hold it
 	// for reading, Close for writing.

@@ -245,6 +245,34 @@ func (h *harness) testOutbox(t *testing.T) {
 			t.Fatalf("sweep of a created again and stale wrote %+v, want a's stale event", evs)
 		}
 	})
+
+	t.Run("OutboxOff", func(t *testing.T) {
+		e, ob := h.outboxEnv(t, time.Hour)
+		sw, ok := ob.(gitops.OutboxSwitch)
+		if !ok {
+			t.Skip("the store always writes its outbox")
+		}
+		sw.KeepOutbox(false)
+		e.apply(pipeline("web", "a", gitops.StatusFailed, sha(1)))  // created failed
+		e.apply(cron("web", "a", gitops.StatusOutOfSync, "x.conf")) // failed > out_of_sync
+		e.clock.Advance(2 * time.Hour)
+		stale, err := ob.SweepStale(e.ctx)
+		if err != nil || len(stale) != 1 {
+			t.Fatalf("SweepStale with the outbox off: %+v, %v; want a's stale event", stale, err)
+		}
+		if got := expand(e, ob, "hook"); len(got) != 0 {
+			t.Fatalf("the outbox, off, holds %d notices: %+v", len(got), got)
+		}
+		if evs := e.events(gitops.EventFilter{}); len(evs) != 3 {
+			t.Fatalf("with the outbox off %d events were written, want the 3 transitions all the same", len(evs))
+		}
+		sw.KeepOutbox(true)
+		e.apply(pipeline("web", "a", gitops.StatusSynced, sha(2))) // recovery
+		got := expand(e, ob, "hook")
+		if len(got) != 1 || got[0].Event.Host != "a" || got[0].Event.Status != gitops.StatusSynced {
+			t.Fatalf("the outbox, on again, holds %+v; want a's recovery alone", got)
+		}
+	})
 }
 
 func deliverySummary(ds []gitops.Delivery) []string {
