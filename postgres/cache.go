@@ -351,5 +351,5 @@ func (s *Store) ReadSamples(ctx context.Context, fn func(gitops.Samples) error) 
 	if err := s.sync(ctx); err != nil {
 		return err
 	}
-	return s.cache.idx.ReadSamples(s.clock(), s.staleAfter, s.cache.heads(), fn)
+	return s.cache.idx.ReadSamples(s.clock(), s.staleAfter, s.cache.heads(), s.headsOK, fn)
 }

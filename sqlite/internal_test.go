@@ -284,3 +284,29 @@ func TestHostLookupUsesAnIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestViewRecordsNeedReadableHeads: the in-memory view hands out whole
+// records (the status page's rows) only when this build reads its heads
+// back exactly; otherwise Record fails and readers read the store.
+func TestViewRecordsNeedReadableHeads(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "status.db"), gitops.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Apply(ctx, &gitops.CronUpdate{ServerGroup: "g", Host: "a", Status: gitops.StatusSynced}); err != nil {
+		t.Fatal(err)
+	}
+	for _, decode := range []bool{true, false} {
+		s.headsOK = decode
+		if err := s.ReadSamples(ctx, func(v gitops.Samples) error {
+			if _, err := v.Record(0); (err == nil) != decode {
+				t.Errorf("heads readable %v: the view's Record gave error %v", decode, err)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -135,7 +135,7 @@ func (s *Store) ReadSamples(ctx context.Context, fn func(gitops.Samples) error) 
 		}
 		return fn(gitops.SamplesOf(servers))
 	}
-	return s.idx.ReadSamples(s.clock(), s.staleAfter, s.heads.Load(), fn)
+	return s.idx.ReadSamples(s.clock(), s.staleAfter, s.heads.Load(), s.headsOK, fn)
 }
 
 // LegacyLatest returns the server most recently written through the legacy

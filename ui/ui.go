@@ -35,7 +35,6 @@ import (
 	"time"
 
 	gitops "github.com/gitops-status/gitops-status"
-	"github.com/gitops-status/gitops-status/internal/index"
 )
 
 //go:embed templates/*.html static/*
@@ -99,11 +98,6 @@ type UI struct {
 
 	bufs sync.Pool // *bytes.Buffer for rendered pages
 	gzip sync.Pool // *gzip.Writer
-
-	// decodes says the index's heads decode with this build's decoder, so
-	// the fleet view's rows are the records its view holds (Samples.Record)
-	// rather than records read again, one query each.
-	decodes bool
 }
 
 // asset is an embedded static file.
@@ -137,7 +131,6 @@ func New(cfg Config) *UI {
 	u.icon = staticURL("favicon.svg", u.static)
 	u.pages = parsePages()
 	u.bufs.New = func() any { return new(bytes.Buffer) }
-	u.decodes = index.HeadRoundTrips()
 	return u
 }
 
@@ -282,11 +275,12 @@ func (u *UI) handleFleet(w http.ResponseWriter, r *http.Request) {
 	now := u.now()
 	var f fleet
 	err = gitops.ReadSamples(ctx, u.store, func(v gitops.Samples) error {
+		// A page's rows are the records the view holds, so they agree
+		// with the counts beside them; the store is read only for a record
+		// the view cannot give.
 		get := func(i int, k gitops.Key) (*gitops.Server, error) {
-			if u.decodes {
-				if sv, err := v.Record(i); err == nil {
-					return &sv, nil
-				}
+			if sv, err := v.Record(i); err == nil {
+				return &sv, nil
 			}
 			sv, err := u.store.Get(ctx, k)
 			return &sv, err

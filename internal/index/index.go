@@ -341,6 +341,7 @@ type samples struct {
 	now     time.Time
 	global  time.Duration
 	heads   *gitops.Heads
+	decodes bool
 }
 
 func (v *samples) Len() int { return len(v.entries) }
@@ -348,6 +349,9 @@ func (v *samples) Len() int { return len(v.entries) }
 func (v *samples) At(i int, s *gitops.ServerSample) { v.entries[i].Sample(s, v.now, v.global, v.heads) }
 
 func (v *samples) Record(i int) (gitops.Server, error) {
+	if !v.decodes {
+		return gitops.Server{}, ErrHead
+	}
 	e := v.entries[i]
 	sv, err := e.Decode()
 	if err != nil {
@@ -360,10 +364,12 @@ func (v *samples) Record(i int) (gitops.Server, error) {
 // ReadSamples calls fn with every entry as it is now, in key order, stale
 // computed at now: what gitops.SampleReader hands out. The view copies the
 // entry pointers (8 bytes a server, from a pool), never the records, and
-// holds no lock while fn runs.
-func (x *Index) ReadSamples(now time.Time, global time.Duration, heads *gitops.Heads, fn func(gitops.Samples) error) error {
+// holds no lock while fn runs. decodes says the entries' heads read back
+// exactly (the store's HeadRoundTrips); otherwise the view's Record fails
+// and a reader reads the store.
+func (x *Index) ReadSamples(now time.Time, global time.Duration, heads *gitops.Heads, decodes bool, fn func(gitops.Samples) error) error {
 	bufp := scratch.Get().(*[]*Entry)
-	v := &samples{entries: x.snapshot((*bufp)[:0], nil), now: now, global: global, heads: heads}
+	v := &samples{entries: x.snapshot((*bufp)[:0], nil), now: now, global: global, heads: heads, decodes: decodes}
 	err := fn(v)
 	clear(v.entries) // let replaced entries go
 	*bufp = v.entries[:0]
