@@ -39,36 +39,40 @@ var columns = []column{
 		key: func(s *gitops.ServerSample) (string, int64) { return s.Host, 0 }},
 	{Key: "status", Label: "Status", Title: "status: failed, out of sync, unknown, synced (worst first)",
 		key: func(s *gitops.ServerSample) (string, int64) { return "", int64(statusRank(s.Status)) }},
-	{Key: "for", Label: "For", Title: "how long the server has had this status (status_since)",
-		key:   func(s *gitops.ServerSample) (string, int64) { return "", newestFirst(s.StatusSince) },
-		blank: func(s *gitops.ServerSample) bool { return s.StatusSince.IsZero() }},
+	timeColumn("for", "For", "how long the server has had this status (status_since)",
+		func(s *gitops.ServerSample) time.Time { return s.StatusSince }),
 	{Key: "validation", Label: "Validation", Title: "validation_status of the last pipeline (its message on hover)",
 		key: func(s *gitops.ServerSample) (string, int64) { return "", int64(validationRank(s.ValidationStatus)) }},
-	{Key: "environment", Label: "Environment", Title: "environment",
-		key:   func(s *gitops.ServerSample) (string, int64) { return s.Environment, 0 },
-		blank: func(s *gitops.ServerSample) bool { return s.Environment == "" }},
-	{Key: "type", Label: "Type", Title: "server_type",
-		key:   func(s *gitops.ServerSample) (string, int64) { return s.ServerType, 0 },
-		blank: func(s *gitops.ServerSample) bool { return s.ServerType == "" }},
-	{Key: "commit", Label: "Commit", Title: "commit_sha of the last pipeline (the whole one on hover)",
-		key:   func(s *gitops.ServerSample) (string, int64) { return s.CommitSHA, 0 },
-		blank: func(s *gitops.ServerSample) bool { return s.CommitSHA == "" }},
-	{Key: "branch", Label: "Branch", Title: "branch of the last pipeline",
-		key:   func(s *gitops.ServerSample) (string, int64) { return s.Branch, 0 },
-		blank: func(s *gitops.ServerSample) bool { return s.Branch == "" }},
+	textColumn("environment", "Environment", "environment",
+		func(s *gitops.ServerSample) string { return s.Environment }),
+	textColumn("type", "Type", "server_type",
+		func(s *gitops.ServerSample) string { return s.ServerType }),
+	textColumn("commit", "Commit", "commit_sha of the last pipeline (the whole one on hover)",
+		func(s *gitops.ServerSample) string { return s.CommitSHA }),
+	textColumn("branch", "Branch", "branch of the last pipeline",
+		func(s *gitops.ServerSample) string { return s.Branch }),
 	{Key: "files", Label: "Files", Title: "number of changed_files (deployed, or drifted when out of sync)", Num: true,
 		key: func(s *gitops.ServerSample) (string, int64) { return "", int64(s.ChangedFiles) }},
-	{Key: "pipeline", Label: "Last pipeline", Title: "last_pipeline_run (the exact time on hover)",
-		key:   func(s *gitops.ServerSample) (string, int64) { return "", newestFirst(s.LastPipelineRun) },
-		blank: func(s *gitops.ServerSample) bool { return s.LastPipelineRun.IsZero() }},
-	{Key: "cron", Label: "Last cron", Title: "last_cron_check (the exact time on hover)",
-		key:   func(s *gitops.ServerSample) (string, int64) { return "", newestFirst(s.LastCronCheck) },
-		blank: func(s *gitops.ServerSample) bool { return s.LastCronCheck.IsZero() }},
+	timeColumn("pipeline", "Last pipeline", "last_pipeline_run (the exact time on hover)",
+		func(s *gitops.ServerSample) time.Time { return s.LastPipelineRun }),
+	timeColumn("cron", "Last cron", "last_cron_check (the exact time on hover)",
+		func(s *gitops.ServerSample) time.Time { return s.LastCronCheck }),
 }
 
-// newestFirst is a time's sort key: times are shown as how long ago, so
-// ascending is the newest first.
-func newestFirst(t time.Time) int64 { return -t.UnixMicro() }
+// textColumn is a column of a text field, blank when empty.
+func textColumn(key, label, title string, field func(*gitops.ServerSample) string) column {
+	return column{Key: key, Label: label, Title: title,
+		key:   func(s *gitops.ServerSample) (string, int64) { return field(s), 0 },
+		blank: func(s *gitops.ServerSample) bool { return field(s) == "" }}
+}
+
+// timeColumn is a column of a time, shown as how long ago, so ascending is
+// the newest first; blank when unset.
+func timeColumn(key, label, title string, field func(*gitops.ServerSample) time.Time) column {
+	return column{Key: key, Label: label, Title: title,
+		key:   func(s *gitops.ServerSample) (string, int64) { return "", -field(s).UnixMicro() },
+		blank: func(s *gitops.ServerSample) bool { return field(s).IsZero() }}
+}
 
 func columnByKey(key string) *column {
 	for i := range columns {
