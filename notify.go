@@ -127,9 +127,10 @@ const (
 
 // Outbox is implemented by stores that keep notifications: every
 // notifiable event is written with an outbox entry in the transaction of
-// the update (or sweep) that made it (unless an OutboxSwitch is off), and the deliveries made from those
-// entries stay in the database until they are sent or given up, so that
-// they survive restarts. Errors are as Store's.
+// the update (or sweep) that made it (unless an OutboxSwitch is off), and
+// the deliveries made from those entries stay in the database until they
+// are sent or given up, so that they survive restarts. Errors are as
+// Store's.
 type Outbox interface {
 	// ExpandOutbox takes up to limit outbox entries, oldest first, and in
 	// one transaction creates a pending delivery, due now, for each

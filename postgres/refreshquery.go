@@ -5,9 +5,10 @@ import "strings"
 // cachedColumn is one column of serverColumns as the refresh reads it.
 // keep columns are read for every row (the index filters on them, the
 // per-server metrics read them, LegacyLatest orders by them, a record's
-// head is found by them, or they are not in the head); the others only for rows without a head, which
-// are encoded from their columns, and are empty otherwise, as they are in
-// the placeholder rows of the counter and of deletions.
+// head is found by them, or they are not in the head); the others only for
+// rows without a head, which are encoded from their columns, and are empty
+// otherwise, as they are in the placeholder rows of the counter and of
+// deletions.
 type cachedColumn struct {
 	name  string
 	keep  bool
