@@ -25,9 +25,17 @@ import (
 // checkpointer has copied all but the last batches, the writer copies
 // those few itself, and its next transaction starts the WAL afresh.
 
-// restartPages is the writer's wal_autocheckpoint: the WAL grows to about
-// this many pages (4 KiB each) before it starts again from the beginning.
-var restartPages = 16384 // a variable so that tests can make the WAL start again sooner
+// restartPages is the writer's wal_autocheckpoint: under writes that never
+// pause, the WAL grows to about this many pages (4 KiB each, 512 MiB)
+// before it starts again from the beginning. The writer's checkpoint
+// there ends with an fsync of the database file, which every write waits
+// for; on a busy disk it took 70–130 ms, longer than a fleet of 400,000
+// takes to send 512 reports, and with a 64 MiB WAL it came every one to
+// two seconds (docs/performance.md). A WAL that starts again only when it
+// is this large makes that wait eight times rarer. A store whose writes
+// pause now and then (the checkpointer then copies everything) starts its
+// WAL again long before.
+var restartPages = 131072 // a variable so that tests can make the WAL start again sooner
 
 // checkpointGap is the least time between two checkpoints: one copies a
 // page changed by several batches once, and fsyncs the file once.
