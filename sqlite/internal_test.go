@@ -289,11 +289,7 @@ func TestHostLookupUsesAnIndex(t *testing.T) {
 // records (the status page's rows) only when this build reads its heads
 // back exactly; otherwise Record fails and readers read the store.
 func TestViewRecordsNeedReadableHeads(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "status.db"), gitops.StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := openTest(t, gitops.StoreOptions{})
 	ctx := context.Background()
 	if _, err := s.Apply(ctx, &gitops.CronUpdate{ServerGroup: "g", Host: "a", Status: gitops.StatusSynced}); err != nil {
 		t.Fatal(err)
