@@ -40,6 +40,8 @@ type fleetResult struct {
 	FirstErr string  `json:"first_error,omitempty"`
 	// DroppedAt is when the dropped were due (tally.dropSeconds).
 	DroppedAt string `json:"dropped_at,omitempty"`
+	// MostInFlight is the most reports in flight at once (tally.mostInFlight).
+	MostInFlight int64 `json:"most_in_flight"`
 
 	Reads readerResult `json:"reads"`
 
@@ -197,8 +199,8 @@ func (b *bench) runFleetSize(ctx context.Context, n int) ([]fleetResult, error) 
 			}
 			b.fail("fleet %s N=%d %s: %d errors; first: %s", res.Backend, n, res.Build, errs, first)
 		}
-		b.logf("fleet %s N=%d %s: %d of %d due sent, p99 %.0f ms, %d dropped, %d errors, carried %v",
-			res.Backend, n, res.Build, res.Sent, res.Due, res.P99ms, res.Dropped, res.Errors, res.Carried)
+		b.logf("fleet %s N=%d %s: %d of %d due sent, p99 %.0f ms, %d dropped, %d errors, most in flight %d of %d, carried %v",
+			res.Backend, n, res.Build, res.Sent, res.Due, res.P99ms, res.Dropped, res.Errors, res.MostInFlight, b.cfg.inflight, res.Carried)
 		if res.DroppedAt != "" {
 			b.logf("fleet %s N=%d %s: dropped in second %s of the run", res.Backend, n, res.Build, res.DroppedAt)
 		}

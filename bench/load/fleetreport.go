@@ -24,7 +24,7 @@ func (r *fleetResult) cpuPerReport() float64 {
 
 // printFleetTable writes one row per fleet size.
 func printFleetTable(w io.Writer, rs []fleetResult) {
-	header := []string{"backend", "N", "build", "replicas", "due/s", "sent/s", "ok/s", "p50 ms", "p99 ms", "dropped", "errors",
+	header := []string{"backend", "N", "build", "replicas", "due/s", "sent/s", "ok/s", "p50 ms", "p99 ms", "dropped", "most in flight", "errors",
 		"group read p99 ms", "full GET s", "full GET MiB", "RSS peak MiB", "RSS rise full GET MiB", "commits/s", "writes/commit", "read calls/report", "write calls/report", "CPU µs/report", "CPU cores", "generator CPU cores", "machine busy", "start→ready ms", "RSS at ready MiB", "carried"}
 	var rows [][]string
 	f := func(format string, v float64) string { return fmt.Sprintf(format, v) }
@@ -43,7 +43,7 @@ func printFleetTable(w io.Writer, rs []fleetResult) {
 		}
 		rows = append(rows, []string{r.Backend, fmt.Sprint(r.N), r.Build, replicas,
 			f("%.0f", r.DueRate), f("%.0f", r.SentRate), f("%.0f", r.OKRate), f("%.1f", r.P50ms), f("%.1f", r.P99ms),
-			fmt.Sprint(r.Dropped), fmt.Sprint(r.Errors + r.Reads.GroupErrors + r.Reads.FullErrors),
+			fmt.Sprint(r.Dropped), fmt.Sprint(r.MostInFlight), fmt.Sprint(r.Errors + r.Reads.GroupErrors + r.Reads.FullErrors),
 			f("%.1f", r.Reads.GroupP99ms), full, f("%.0f", r.Reads.FullMiB), f("%.0f", r.RSSPeakMiB), rise, f("%.0f", r.Commits/r.DurationS()), f("%.0f", r.MeanBatch),
 			f("%.1f", r.ReadCallsPerReport), f("%.1f", r.WriteCallsPerReport), f("%.0f", r.cpuPerReport()),
 			f("%.2f", r.CPUCores), f("%.2f", r.GenCPUCores), f("%.0f%%", 100*r.MachineBusy), f("%.0f", r.ReadyMS), f("%.0f", r.ReadyRSSMiB), carried})

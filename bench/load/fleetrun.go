@@ -60,6 +60,7 @@ func (b *bench) openLoop(ctx context.Context, t *target, svcs []*server, res *fl
 	res.Due, res.Sent, res.OK = int64(p.total), tl.sent, tl.ok
 	res.Dropped, res.Errors, res.FirstErr = tl.dropped, tl.errors, tl.firstErr
 	res.DroppedAt = tl.dropSeconds()
+	res.MostInFlight = tl.mostInFlight
 	res.DueRate = float64(p.total) / b.cfg.duration.Seconds()
 	res.SentRate = float64(tl.sent) / b.cfg.duration.Seconds()
 	res.OKRate = float64(tl.ok) / elapsed.Seconds()

@@ -132,6 +132,9 @@ type tally struct {
 	// due in: a stall shows as a few seconds, a server short of capacity
 	// as drops all through the run.
 	droppedBySec map[int]int64
+	// mostInFlight is the most requests in flight at once, seen as each
+	// was sent: how near a run that dropped none came to the cap.
+	mostInFlight int64
 	firstErr     string
 }
 
@@ -194,6 +197,7 @@ func (d *dispatcher) dispatch(ctx context.Context, start time.Time) (wait func()
 		}
 		t.mu.Lock()
 		t.sent++
+		t.mostInFlight = max(t.mostInFlight, int64(len(slots)))
 		t.mu.Unlock()
 		wg.Go(func() {
 			defer func() { <-slots }()

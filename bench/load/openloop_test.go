@@ -214,6 +214,25 @@ func TestDispatcherDropsWhatFindsNoSlot(t *testing.T) {
 	if got := tl.dropSeconds(); got != "0-4 (47)" {
 		t.Errorf("dropped in seconds %q, want %q", got, "0-4 (47)")
 	}
+	if tl.mostInFlight != 3 {
+		t.Errorf("most in flight %d, want the cap, 3", tl.mostInFlight)
+	}
+}
+
+func TestDispatcherCountsMostInFlight(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_000, 0)}
+	p := newPlan(600, 500*time.Millisecond) // 5 requests
+	release := make(chan struct{})
+	d := &dispatcher{plan: p, cap: 10, now: clock.Now, sleep: clock.Sleep,
+		send: func(context.Context, int) error { <-release; return nil }}
+	// Every request hangs until all were sent: 5 in flight at the end,
+	// half the cap, none dropped.
+	wait := d.dispatch(context.Background(), clock.Now())
+	close(release)
+	tl := wait()
+	if tl.sent != 5 || tl.dropped != 0 || tl.mostInFlight != 5 {
+		t.Errorf("sent %d, dropped %d, most in flight %d; want 5, 0, 5", tl.sent, tl.dropped, tl.mostInFlight)
+	}
 }
 
 func TestDropSeconds(t *testing.T) {
