@@ -197,17 +197,23 @@ func TestDispatcherSendsEveryRequestOnSchedule(t *testing.T) {
 	}
 }
 
-func TestDispatcherDropsWhatFindsNoSlot(t *testing.T) {
+// dispatchHanging dispatches a plan of a fleet of 600 over d with that
+// many slots, every send hanging until the last request was dispatched,
+// and returns the counts.
+func dispatchHanging(d time.Duration, slots int) *tally {
 	clock := &fakeClock{now: time.Unix(1_000, 0)}
-	p := newPlan(600, 5*time.Second)
 	release := make(chan struct{})
-	d := &dispatcher{plan: p, cap: 3, now: clock.Now, sleep: clock.Sleep,
+	disp := &dispatcher{plan: newPlan(600, d), cap: slots, now: clock.Now, sleep: clock.Sleep,
 		send: func(context.Context, int) error { <-release; return nil }}
-	// The first three take every slot and hang until released: the other
-	// 47 come due with none free and are dropped, not queued.
-	wait := d.dispatch(context.Background(), clock.Now())
+	wait := disp.dispatch(context.Background(), clock.Now())
 	close(release)
-	tl := wait()
+	return wait()
+}
+
+func TestDispatcherDropsWhatFindsNoSlot(t *testing.T) {
+	// 50 requests: the first three take every slot and hang; the other 47
+	// come due with none free and are dropped, not queued.
+	tl := dispatchHanging(5*time.Second, 3)
 	if tl.sent != 3 || tl.dropped != 47 || tl.ok != 3 {
 		t.Fatalf("sent %d, dropped %d, ok %d; want 3, 47, 3", tl.sent, tl.dropped, tl.ok)
 	}
@@ -220,16 +226,9 @@ func TestDispatcherDropsWhatFindsNoSlot(t *testing.T) {
 }
 
 func TestDispatcherCountsMostInFlight(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_000, 0)}
-	p := newPlan(600, 500*time.Millisecond) // 5 requests
-	release := make(chan struct{})
-	d := &dispatcher{plan: p, cap: 10, now: clock.Now, sleep: clock.Sleep,
-		send: func(context.Context, int) error { <-release; return nil }}
-	// Every request hangs until all were sent: 5 in flight at the end,
-	// half the cap, none dropped.
-	wait := d.dispatch(context.Background(), clock.Now())
-	close(release)
-	tl := wait()
+	// 5 requests, all hanging until the last was sent: 5 in flight at the
+	// end, half the cap, none dropped.
+	tl := dispatchHanging(500*time.Millisecond, 10)
 	if tl.sent != 5 || tl.dropped != 0 || tl.mostInFlight != 5 {
 		t.Errorf("sent %d, dropped %d, most in flight %d; want 5, 0, 5", tl.sent, tl.dropped, tl.mostInFlight)
 	}
