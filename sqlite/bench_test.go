@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -265,6 +266,38 @@ func BenchmarkOpen100k(b *testing.B) {
 		}
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkClaimWithBacklog claims 16 deliveries of a webhook that has
+// 10,000 pending, one per server, as after a receiver was slower than the
+// fleet's changes. A zero lease leaves the same 16 to claim again.
+func BenchmarkClaimWithBacklog(b *testing.B) {
+	s := mustOpen(b, filepath.Join(b.TempDir(), "status.db"), gitops.StoreOptions{})
+	ctx := context.Background()
+	const backlog = 10000
+	// Concurrent callers share the writer's batches and their syncs.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for i := next.Add(1); i <= backlog; i = next.Add(1) {
+				n := gitops.Notice{Event: gitops.Event{ServerGroup: "g", Host: benchHost(int(i)), Status: gitops.StatusFailed}}
+				if _, err := s.AddReminder(ctx, "hook", fmt.Sprint(i), n); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	now := time.Now().Add(time.Minute)
+	b.ResetTimer()
+	for b.Loop() {
+		ds, err := s.ClaimDeliveries(ctx, "hook", now, 0, 16)
+		if err != nil || len(ds) != 16 {
+			b.Fatalf("claimed %d, %v; want 16", len(ds), err)
 		}
 	}
 }

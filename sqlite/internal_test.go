@@ -306,3 +306,36 @@ func TestViewRecordsNeedReadableHeads(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimStopsAtItsLimit checks the plan of a claim: the pending
+// deliveries walked in id order through deliveries_due, which lets it stop
+// after the limit-th it takes, rather than all of them read and sorted
+// (what each claim did before, at a cost that grew with the backlog).
+func TestClaimStopsAtItsLimit(t *testing.T) {
+	s, _ := openTest(t, gitops.StoreOptions{})
+	ctx := context.Background()
+	var plan []string
+	err := s.write(ctx, func(w *writer) error {
+		rows, err := w.conn.QueryContext(ctx, "EXPLAIN QUERY PLAN "+claimQuery, "hook", 0, 0, 16)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				return err
+			}
+			plan = append(plan, detail)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(plan, "; ")
+	if !strings.Contains(got, "SEARCH d USING INDEX deliveries_due") || strings.Contains(got, "TEMP B-TREE") {
+		t.Errorf("claim plan: %s; want the pending deliveries walked through deliveries_due, with no sort", got)
+	}
+}

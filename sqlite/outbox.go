@@ -129,19 +129,24 @@ func (s *Store) AddReminder(ctx context.Context, webhook, key string, n gitops.N
 	return added, err
 }
 
+// claimQuery reads the pending deliveries of a webhook in id order (the
+// index deliveries_due) and takes each due and unleased one whose server
+// has no older one pending (a seek in deliveries_pending), up to the
+// limit: a claim reads the pending deliveries up to the last it takes, not
+// all of them, which with a backlog was most of the writer's time.
+const claimQuery = `SELECT d.id, d.key, d.notice, d.attempts, d.created_at FROM deliveries d
+	WHERE d.webhook = ? AND d.state = 'pending' AND d.next_at <= ? AND d.lease_until <= ?
+		AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.webhook = d.webhook AND o.state = 'pending'
+			AND o.server_group = d.server_group AND o.host = d.host AND o.id < d.id)
+	ORDER BY d.id LIMIT ?`
+
 // ClaimDeliveries implements gitops.Outbox.
 func (s *Store) ClaimDeliveries(ctx context.Context, webhook string, now time.Time, lease time.Duration, limit int) ([]gitops.Delivery, error) {
 	var ds []gitops.Delivery
 	err := s.write(ctx, func(w *writer) error {
 		bg := context.Background()
 		at := now.UnixMicro()
-		// heads is each server's oldest pending delivery, one pass over
-		// the partial index.
-		rows, err := w.conn.QueryContext(bg, `SELECT d.id, d.key, d.notice, d.attempts, d.created_at FROM deliveries d
-			JOIN (SELECT min(id) AS id FROM deliveries WHERE webhook = ? AND state = 'pending'
-				GROUP BY server_group, host) heads ON d.id = heads.id
-			WHERE d.next_at <= ? AND d.lease_until <= ?
-			ORDER BY d.id LIMIT ?`, webhook, at, at, limit)
+		rows, err := w.conn.QueryContext(bg, claimQuery, webhook, at, at, limit)
 		if err != nil {
 			return dbError("claiming deliveries", err)
 		}

@@ -150,6 +150,27 @@ func (h *harness) testOutbox(t *testing.T) {
 		}
 	})
 
+	t.Run("ClaimsTakeTheOldestUpToTheLimit", func(t *testing.T) {
+		e, ob := h.outboxEnv(t, 0)
+		e.apply(pipeline("web", "a", gitops.StatusFailed, sha(1)))
+		e.apply(pipeline("web", "b", gitops.StatusFailed, sha(1)))
+		e.apply(pipeline("web", "a", gitops.StatusSynced, sha(1)))
+		e.apply(pipeline("web", "c", gitops.StatusFailed, sha(1)))
+		e.apply(pipeline("web", "d", gitops.StatusFailed, sha(1)))
+		expand(e, ob, "one")
+		now := e.clock.Now()
+		if got := e.claim(ob, "one", now, 2); len(got) != 2 || got[0].Notice.Event.Host != "a" || got[1].Notice.Event.Host != "b" {
+			t.Fatalf("claim of 2 = %v; want the two oldest, a's failed and b's", deliverySummary(got))
+		}
+		// Past the leased ones and a's second, which waits for a's first.
+		if got := e.claim(ob, "one", now, 1); len(got) != 1 || got[0].Notice.Event.Host != "c" {
+			t.Fatalf("claim of 1 = %v; want c's, the oldest unleased first of its server", deliverySummary(got))
+		}
+		if got := e.claim(ob, "one", now, 10); len(got) != 1 || got[0].Notice.Event.Host != "d" {
+			t.Fatalf("claim of 10 = %v; want d's alone", deliverySummary(got))
+		}
+	})
+
 	t.Run("Reminders", func(t *testing.T) {
 		e, ob := h.outboxEnv(t, 0)
 		n := gitops.Notice{Event: gitops.Event{ServerGroup: "web", Host: "a", Status: gitops.StatusFailed}, Reminder: true}
