@@ -148,16 +148,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, webhook string, now time.Ti
 	var ds []gitops.Delivery
 	err := s.read(ctx, "claiming deliveries", func(ctx context.Context) error {
 		at := now.UnixMicro()
-		// The pending deliveries in id order (deliveries_due), each due
-		// and unleased one taken when its server has no older one pending
-		// (deliveries_pending), locked, skipping any another replica is
-		// claiming: a claim reads the pending deliveries up to the last it
-		// takes, not all of them (migrations/0008).
+		// heads is each server's oldest pending delivery (one pass over
+		// the partial index); of those, the due and unleased ones are
+		// locked, skipping any another replica is claiming.
 		rows, err := s.pool.Query(ctx, `WITH c AS (
 				SELECT d.id FROM deliveries d
-				WHERE d.webhook = $1 AND d.state = 'pending' AND d.next_at <= $2 AND d.lease_until <= $2
-					AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.webhook = d.webhook AND o.state = 'pending'
-						AND o.server_group = d.server_group AND o.host = d.host AND o.id < d.id)
+				JOIN (SELECT min(id) AS id FROM deliveries WHERE webhook = $1 AND state = 'pending'
+					GROUP BY server_group, host) heads ON d.id = heads.id
+				WHERE d.state = 'pending' AND d.next_at <= $2 AND d.lease_until <= $2
 				ORDER BY d.id LIMIT $4 FOR UPDATE OF d SKIP LOCKED)
 			UPDATE deliveries SET lease_until = $3 FROM c WHERE deliveries.id = c.id
 			RETURNING deliveries.id, key, notice, attempts, created_at`,
