@@ -99,7 +99,7 @@ func (s *Store) SetHead(ctx context.Context, u gitops.SetHead) (gitops.HeadOutco
 		if !out.Applied {
 			return nil
 		}
-		if _, err := w.conn.ExecContext(context.Background(), upsertHead, headArgs(&out.Head)...); err != nil {
+		if _, err := w.exec(upsertHead, headArgs(&out.Head)...); err != nil {
 			return dbError("setting the head of "+u.Key().String(), err)
 		}
 		if out.Event != nil {
@@ -119,7 +119,7 @@ func (s *Store) SetHead(ctx context.Context, u gitops.SetHead) (gitops.HeadOutco
 // DeleteHead forgets a head. Returns ENOTFOUND, EUNAVAILABLE, EINTERNAL.
 func (s *Store) DeleteHead(ctx context.Context, k gitops.HeadKey) error {
 	return s.write(ctx, func(w *writer) error {
-		res, err := w.conn.ExecContext(context.Background(), `DELETE FROM desired_heads WHERE repo_name = ? AND branch = ?`, k.RepoName, k.Branch)
+		res, err := w.exec(`DELETE FROM desired_heads WHERE repo_name = ? AND branch = ?`, k.RepoName, k.Branch)
 		if err != nil {
 			return dbError("deleting the head of "+k.String(), err)
 		}
@@ -148,7 +148,7 @@ func (s *Store) ImportHeads(ctx context.Context, heads []gitops.Head) error {
 		for i := range heads {
 			h := heads[i]
 			h.UpdatedAt, h.ReportedAt = gitops.Now(h.UpdatedAt), truncateMicro(h.ReportedAt)
-			if _, err := w.conn.ExecContext(context.Background(), upsertHead, headArgs(&h)...); err != nil {
+			if _, err := w.exec(upsertHead, headArgs(&h)...); err != nil {
 				return dbError("importing the head of "+h.Key().String(), err)
 			}
 			list = gitops.ReplaceHead(list, &h, h.Key())
@@ -181,7 +181,7 @@ func (w *writer) insertHeadEvent(e *gitops.Event) error {
 	for i, c := range e.Changes {
 		changes[i] = string(c)
 	}
-	res, err := w.conn.ExecContext(context.Background(), insertHeadEvent, e.Time.UnixMicro(), string(e.Source),
+	res, err := w.exec(insertHeadEvent, e.Time.UnixMicro(), string(e.Source),
 		e.CommitSHA, e.UpdatedBy, jsonList(changes), e.RepoName, e.Branch)
 	if err != nil {
 		return dbError("writing the desired event", err)

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -49,8 +48,7 @@ const insertNotice = `INSERT INTO outbox (event_id, server_group, host, notice) 
 func (s *Store) ExpandOutbox(ctx context.Context, limit int, route func(gitops.Notice) []string) (int, error) {
 	var n int
 	err := s.write(ctx, func(w *writer) error {
-		bg := context.Background()
-		rows, err := w.conn.QueryContext(bg, `SELECT id, event_id, notice FROM outbox ORDER BY id LIMIT ?`, limit)
+		rows, err := w.query(`SELECT id, event_id, notice FROM outbox ORDER BY id LIMIT ?`, limit)
 		if err != nil {
 			return dbError("reading the outbox", err)
 		}
@@ -80,7 +78,7 @@ func (s *Store) ExpandOutbox(ctx context.Context, limit int, route func(gitops.N
 			no.Event.ID = e.event
 			key := strconv.FormatInt(e.event, 10)
 			for _, hook := range route(no) {
-				if err := insertDelivery(w.conn, hook, key, &no, now); err != nil {
+				if err := w.insertDelivery(hook, key, &no, now); err != nil {
 					return dbError("creating a delivery", err)
 				}
 			}
@@ -89,7 +87,7 @@ func (s *Store) ExpandOutbox(ctx context.Context, limit int, route func(gitops.N
 		// else writes inside the writer's transaction: one statement
 		// empties them, where one each was prepared and run.
 		if len(es) > 0 {
-			if _, err := w.conn.ExecContext(bg, `DELETE FROM outbox WHERE id <= ?`, es[len(es)-1].id); err != nil {
+			if _, err := w.exec(`DELETE FROM outbox WHERE id <= ?`, es[len(es)-1].id); err != nil {
 				return dbError("emptying the outbox", err)
 			}
 		}
@@ -99,12 +97,12 @@ func (s *Store) ExpandOutbox(ctx context.Context, limit int, route func(gitops.N
 	return n, err
 }
 
-func insertDelivery(conn *sql.Conn, hook, key string, no *gitops.Notice, now int64) error {
+func (w *writer) insertDelivery(hook, key string, no *gitops.Notice, now int64) error {
 	b, err := json.Marshal(no)
 	if err != nil {
 		return err
 	}
-	_, err = conn.ExecContext(context.Background(), `INSERT INTO deliveries
+	_, err = w.exec(`INSERT INTO deliveries
 		(webhook, key, server_group, host, notice, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (webhook, key) DO NOTHING`,
 		hook, key, no.Event.ServerGroup, no.Event.Host, string(b), now, now)
@@ -116,15 +114,18 @@ func (s *Store) AddReminder(ctx context.Context, webhook, key string, n gitops.N
 	var added bool
 	err := s.write(ctx, func(w *writer) error {
 		var exists bool
-		if err := w.conn.QueryRowContext(context.Background(),
-			`SELECT EXISTS (SELECT 1 FROM deliveries WHERE webhook = ? AND key = ?)`, webhook, key).Scan(&exists); err != nil {
+		st, err := w.stmt(`SELECT EXISTS (SELECT 1 FROM deliveries WHERE webhook = ? AND key = ?)`)
+		if err == nil {
+			err = st.QueryRowContext(context.Background(), webhook, key).Scan(&exists)
+		}
+		if err != nil {
 			return dbError("reading deliveries", err)
 		}
 		if exists {
 			return nil
 		}
 		added = true
-		return dbError("creating a reminder", insertDelivery(w.conn, webhook, key, &n, s.clock().UnixMicro()))
+		return dbError("creating a reminder", w.insertDelivery(webhook, key, &n, s.clock().UnixMicro()))
 	})
 	return added, err
 }
@@ -144,9 +145,8 @@ const claimQuery = `SELECT d.id, d.key, d.notice, d.attempts, d.created_at FROM 
 func (s *Store) ClaimDeliveries(ctx context.Context, webhook string, now time.Time, lease time.Duration, limit int) ([]gitops.Delivery, error) {
 	var ds []gitops.Delivery
 	err := s.write(ctx, func(w *writer) error {
-		bg := context.Background()
 		at := now.UnixMicro()
-		rows, err := w.conn.QueryContext(bg, claimQuery, webhook, at, at, limit)
+		rows, err := w.query(claimQuery, webhook, at, at, limit)
 		if err != nil {
 			return dbError("claiming deliveries", err)
 		}
@@ -172,7 +172,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, webhook string, now time.Ti
 		}
 		until := now.Add(lease).UnixMicro()
 		for _, d := range ds {
-			if _, err := w.conn.ExecContext(bg, `UPDATE deliveries SET lease_until = ? WHERE id = ?`, until, d.ID); err != nil {
+			if _, err := w.exec(`UPDATE deliveries SET lease_until = ? WHERE id = ?`, until, d.ID); err != nil {
 				return dbError("claiming deliveries", err)
 			}
 		}
@@ -191,7 +191,7 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, state gitops.Deliv
 		st = "given_up"
 	}
 	return s.write(ctx, func(w *writer) error {
-		_, err := w.conn.ExecContext(context.Background(), `UPDATE deliveries SET state = ?, next_at = ?, lease_until = 0,
+		_, err := w.exec(`UPDATE deliveries SET state = ?, next_at = ?, lease_until = 0,
 			attempts = attempts + 1, last_error = ? WHERE id = ?`, st, next.UnixMicro(), lastError, id)
 		return dbError("recording a delivery", err)
 	})
@@ -201,8 +201,7 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, state gitops.Deliv
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := s.write(ctx, func(w *writer) error {
-		res, err := w.conn.ExecContext(context.Background(),
-			`DELETE FROM deliveries WHERE state <> 'pending' AND created_at < ?`, before.UnixMicro())
+		res, err := w.exec(`DELETE FROM deliveries WHERE state <> 'pending' AND created_at < ?`, before.UnixMicro())
 		if err != nil {
 			return dbError("pruning deliveries", err)
 		}
@@ -216,8 +215,7 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, err
 func (s *Store) PendingDeliveries(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
 	err := s.write(ctx, func(w *writer) error {
-		rows, err := w.conn.QueryContext(context.Background(),
-			`SELECT webhook, count(*) FROM deliveries WHERE state = 'pending' GROUP BY webhook`)
+		rows, err := w.query(`SELECT webhook, count(*) FROM deliveries WHERE state = 'pending' GROUP BY webhook`)
 		if err != nil {
 			return dbError("counting deliveries", err)
 		}
@@ -266,11 +264,11 @@ func (s *Store) SweepStale(ctx context.Context) ([]gitops.Event, error) {
 				continue
 			}
 			if stale {
-				_, err = w.conn.ExecContext(bg, `INSERT INTO stale_marks (server_group, host) VALUES (?, ?)`, k.ServerGroup, k.Host)
+				_, err = w.exec(`INSERT INTO stale_marks (server_group, host) VALUES (?, ?)`, k.ServerGroup, k.Host)
 			} else {
 				// Fresh again, or gone: a server created again under the
 				// same key starts fresh.
-				_, err = w.conn.ExecContext(bg, `DELETE FROM stale_marks WHERE server_group = ? AND host = ?`, k.ServerGroup, k.Host)
+				_, err = w.exec(`DELETE FROM stale_marks WHERE server_group = ? AND host = ?`, k.ServerGroup, k.Host)
 			}
 			if err != nil {
 				return dbError("writing a stale mark", err)
@@ -299,7 +297,7 @@ func (s *Store) SweepStale(ctx context.Context) ([]gitops.Event, error) {
 // staleMarks reads the servers the last sweeps found stale.
 func (w *writer) staleMarks() (map[gitops.Key]bool, error) {
 	marked := map[gitops.Key]bool{}
-	rows, err := w.conn.QueryContext(context.Background(), `SELECT server_group, host FROM stale_marks`)
+	rows, err := w.query(`SELECT server_group, host FROM stale_marks`)
 	if err != nil {
 		return nil, dbError("reading stale marks", err)
 	}

@@ -74,8 +74,10 @@ type writer struct {
 
 	args []any // a row write's arguments, reused
 	// updates are the UPDATE statements that set some columns only, by
-	// the set they set (see updateOf).
+	// the set they set (see updateOf); stmts those of the other writes, by
+	// their query (see stmt).
 	updates map[rowargs.Set]*sql.Stmt
+	stmts   map[string]*sql.Stmt
 }
 
 func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, in *index.Interner) (*writer, error) {
@@ -83,72 +85,10 @@ func newWriter(ctx context.Context, s *Store, conn *sql.Conn, idx *index.Index, 
 		idx: idx, in: in, pending: map[gitops.Key]*index.Entry{},
 		gapTimer: time.NewTimer(time.Hour)}
 	w.gapTimer.Stop()
-	for _, p := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
-		{&w.begin, `BEGIN IMMEDIATE`},
-		{&w.commit, `COMMIT`},
-		{&w.rollback, `ROLLBACK`},
-		{&w.savepoint, `SAVEPOINT req`},
-		{&w.release, `RELEASE req`},
-		{&w.rollbackTo, `ROLLBACK TO req`},
-		{&w.get, selectServer + ` WHERE server_group = ? AND host = ?`},
-		{&w.upsert, upsertServer},
-		{&w.update, updateServer},
-		{&w.addEvent, insertEvent},
-		{&w.addNotice, insertNotice},
-		{&w.del, `DELETE FROM servers WHERE server_group = ? AND host = ?`},
-		{&w.prune, `DELETE FROM events WHERE time < ?`},
-		{&w.anyServer, `SELECT EXISTS (SELECT 1 FROM servers)`},
-		{&w.getMeta, selectMeta},
-		{&w.setMeta, upsertMeta},
-	} {
-		st, err := conn.PrepareContext(ctx, p.sql)
-		if err != nil {
-			w.closeStmts()
-			return nil, err
-		}
-		*p.dst = st
+	if err := w.prepareStmts(ctx); err != nil {
+		return nil, err
 	}
 	return w, nil
-}
-
-// maxPartialUpdates bounds the statements updateOf prepares. A pipeline
-// or cron update changes one of a few sets of columns, so a handful are
-// in use; past the bound, writes set every column.
-const maxPartialUpdates = 64
-
-// updateOf returns the prepared UPDATE that sets the columns of changed,
-// preparing it the first time; nil when it cannot.
-func (w *writer) updateOf(changed rowargs.Set) *sql.Stmt {
-	if st, ok := w.updates[changed]; ok {
-		return st
-	}
-	if len(w.updates) >= maxPartialUpdates {
-		return nil
-	}
-	st, err := w.conn.PrepareContext(context.Background(), partialUpdate(changed))
-	if err != nil {
-		return nil
-	}
-	if w.updates == nil {
-		w.updates = map[rowargs.Set]*sql.Stmt{}
-	}
-	w.updates[changed] = st
-	return st
-}
-
-func (w *writer) closeStmts() {
-	for _, st := range w.updates {
-		st.Close()
-	}
-	for _, st := range []*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
-		w.get, w.upsert, w.update, w.addEvent, w.addNotice, w.del, w.prune, w.anyServer, w.getMeta, w.setMeta} {
-		if st != nil {
-			st.Close()
-		}
-	}
 }
 
 // stopUnstarted releases a writer whose run loop never started.
