@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
@@ -179,16 +181,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, webhook string, now time.Ti
 		return nil, err
 	}
 	// UPDATE … RETURNING does not keep the subquery's order.
-	sortDeliveries(ds)
+	slices.SortFunc(ds, func(a, b gitops.Delivery) int { return cmp.Compare(a.ID, b.ID) })
 	return ds, nil
-}
-
-func sortDeliveries(ds []gitops.Delivery) {
-	for i := 1; i < len(ds); i++ {
-		for j := i; j > 0 && ds[j].ID < ds[j-1].ID; j-- {
-			ds[j], ds[j-1] = ds[j-1], ds[j]
-		}
-	}
 }
 
 // FinishDelivery implements gitops.Outbox.
