@@ -81,7 +81,10 @@ func TestCheckpointerCopiesCommits(t *testing.T) {
 // pages beside the writer, and the writer's own checkpoint lets SQLite
 // write the WAL from its beginning again.
 func TestWALStartsAgain(t *testing.T) {
-	defer func(n int) { restartPages = n }(restartPages)
+	// Set back after the store closes (cleanups run last-registered
+	// first): its writer and checkpointer read it when it opens.
+	n := restartPages
+	t.Cleanup(func() { restartPages = n })
 	restartPages = 64
 	s, path := openTest(t, gitops.StoreOptions{})
 	ctx := context.Background()
@@ -114,5 +117,40 @@ func TestWALStartsAgain(t *testing.T) {
 	}
 	if maxFrames == 0 {
 		t.Error("the WAL index showed no frames")
+	}
+}
+
+// TestCheckpointerKeepsUpNearRestart checks the checkpointer's pace: a
+// gap between checkpoints while the WAL is far from the writer's
+// threshold, and a checkpoint after every commit in its last eighth, read
+// from the WAL's size as its own checkpoint reports it.
+func TestCheckpointerKeepsUpNearRestart(t *testing.T) {
+	for _, tc := range []struct {
+		frames int
+		want   time.Duration
+	}{
+		{-1, checkpointGap}, // the checkpoint could not run
+		{0, checkpointGap},
+		{restartPages / 2, checkpointGap},
+		{restartPages - restartPages/8 - 1, checkpointGap},
+		{restartPages - restartPages/8, restartGap},
+		{restartPages, restartGap},
+		{2 * restartPages, restartGap}, // the writer's checkpoint found the lock taken
+	} {
+		if got := nextGap(tc.frames, restartPages); got != tc.want {
+			t.Errorf("nextGap(%d) = %v; want %v (restartPages %d)", tc.frames, got, tc.want, restartPages)
+		}
+	}
+
+	s, path := openTest(t, gitops.StoreOptions{})
+	ctx := context.Background()
+	for i := range 20 {
+		if _, err := s.Apply(ctx, pipelineUpdate(fmt.Sprintf("h%d", i), "abc")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := s.ckpt.checkpoint()
+	if frames, _ := walProgress(t, path); got != int(frames) || got == 0 {
+		t.Errorf("the checkpoint reported %d frames in the WAL; the WAL index holds %d", got, frames)
 	}
 }
