@@ -270,21 +270,20 @@ func BenchmarkOpen100k(b *testing.B) {
 	}
 }
 
-// BenchmarkClaimWithBacklog claims 16 deliveries of a webhook that has
-// 10,000 pending, one per server, as after a receiver was slower than the
-// fleet's changes. A zero lease leaves the same 16 to claim again.
-func BenchmarkClaimWithBacklog(b *testing.B) {
+// storeWithDeliveries opens a store in a new file with n deliveries of
+// webhook "hook" pending, one per server, each due now.
+func storeWithDeliveries(b *testing.B, n int) *sqlite.Store {
+	b.Helper()
 	s := mustOpen(b, filepath.Join(b.TempDir(), "status.db"), gitops.StoreOptions{})
 	ctx := context.Background()
-	const backlog = 10000
 	// Concurrent callers share the writer's batches and their syncs.
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
-			for i := next.Add(1); i <= backlog; i = next.Add(1) {
-				n := gitops.Notice{Event: gitops.Event{ServerGroup: "g", Host: benchHost(int(i)), Status: gitops.StatusFailed}}
-				if _, err := s.AddReminder(ctx, "hook", fmt.Sprint(i), n); err != nil {
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				no := gitops.Notice{Event: gitops.Event{ServerGroup: "g", Host: benchHost(int(i)), Status: gitops.StatusFailed}}
+				if _, err := s.AddReminder(ctx, "hook", fmt.Sprint(i), no); err != nil {
 					b.Error(err)
 					return
 				}
@@ -292,6 +291,18 @@ func BenchmarkClaimWithBacklog(b *testing.B) {
 		})
 	}
 	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	return s
+}
+
+// BenchmarkClaimWithBacklog claims 16 deliveries of a webhook that has
+// 10,000 pending, one per server, as after a receiver was slower than the
+// fleet's changes. A zero lease leaves the same 16 to claim again.
+func BenchmarkClaimWithBacklog(b *testing.B) {
+	s := storeWithDeliveries(b, 10000)
+	ctx := context.Background()
 	now := time.Now().Add(time.Minute)
 	b.ResetTimer()
 	for b.Loop() {
@@ -308,15 +319,9 @@ func BenchmarkClaimWithBacklog(b *testing.B) {
 // once, so the next claim takes the same 16 again. cpu-ns is the
 // process's CPU a delivery, claim included.
 func BenchmarkDeliveryCycle(b *testing.B) {
-	s := mustOpen(b, filepath.Join(b.TempDir(), "status.db"), gitops.StoreOptions{})
-	ctx := context.Background()
 	const claim = 16
-	for i := range claim {
-		n := gitops.Notice{Event: gitops.Event{ServerGroup: "g", Host: benchHost(i), Status: gitops.StatusFailed}}
-		if _, err := s.AddReminder(ctx, "hook", fmt.Sprint(i), n); err != nil {
-			b.Fatal(err)
-		}
-	}
+	s := storeWithDeliveries(b, claim)
+	ctx := context.Background()
 	now := time.Now().Add(time.Minute)
 	cpu0 := processCPU()
 	b.ResetTimer()
